@@ -1,0 +1,82 @@
+"""Backend adapters: one module per framework, each importing its framework lazily.
+
+The pytest process never imports a framework: it asks ``installed()`` (a module lookup, no
+import) and leaves everything else to the worker processes, which call ``load(name)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+import numpy as np
+
+from portability.catalog import FRAMEWORKS
+
+_MODULES = {
+    "torch": "portability.backends.torch",
+    "jax": "portability.backends.jax",
+    "tensorflow": "portability.backends.tensorflow",
+}
+
+
+class Backend(Protocol):
+    """What the worker needs from a framework. Backend names are ``cpu``, ``gpu``, ``tpu``."""
+
+    framework: str
+
+    def visible(self) -> dict[str, str]:
+        """Backend name -> device description, for every backend this framework can use here."""
+
+    def unavailable_reason(self, backend: str) -> str:
+        """Why ``backend`` is not visible (what was looked for), for the user."""
+
+    def versions(self) -> dict[str, str]:
+        """Framework (and runtime: CUDA, cuDNN, XLA) versions."""
+
+    def numerics(self) -> dict[str, Any]:
+        """Numerics flags that change results: JAX x64, TF32, soft device placement."""
+
+    def device(self, backend: str) -> Any:
+        """The framework's device object for a backend name."""
+
+    def placement(self, device: Any) -> AbstractContextManager[Any]:
+        """Context in which ops without explicit inputs (factories) land on ``device``."""
+
+    def to_device(self, array: np.ndarray, device: Any) -> Any:
+        """A framework array on ``device`` with ``array``'s values and dtype."""
+
+    def is_array(self, value: Any) -> bool:
+        """Whether ``value`` is one of the framework's arrays (a leaf of an output)."""
+
+    def device_kind(self, array: Any) -> str:
+        """``cpu``, ``gpu`` or ``tpu``: where an output array lives."""
+
+    def dtype_name(self, array: Any) -> str:
+        """The array's dtype as a catalog dtype name (``float32``, ``bfloat16``...)."""
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        """A host copy; bfloat16 comes back as float32 values."""
+
+    def sync(self, output: Any) -> None:
+        """Block until the work producing ``output`` is done on the device, without a host copy."""
+
+    def seed(self, seed: int) -> None:
+        """Seed the framework's global random state (where it has one)."""
+
+    def free(self) -> None:
+        """Release cached device memory between cases."""
+
+
+def installed() -> list[str]:
+    """Frameworks importable here, found without importing them."""
+    return [fw for fw, (_, mod) in FRAMEWORKS.items() if importlib.util.find_spec(mod) is not None]
+
+
+def load(framework: str) -> Backend:
+    """Import the adapter (and with it the framework): only ever called in a worker."""
+    module = importlib.import_module(_MODULES[framework])
+    backend: Backend = module.Adapter()
+    return backend

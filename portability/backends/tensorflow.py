@@ -1,0 +1,116 @@
+"""TensorFlow adapter: ``/CPU:0``, ``/GPU:0``, ``/TPU:0`` (the TPU system initialised first).
+
+Soft device placement stays as TensorFlow ships it (on): an op with no kernel for the requested
+device then runs on the host, and the output-device check reports ``fail:host_fallback``.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from contextlib import AbstractContextManager
+from typing import Any
+
+# Start-up chatter (oneDNN notices, CUDA probing) goes to the worker log anyway; keep warnings.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+def _tpu_devices() -> list[Any]:
+    """Initialise a TPU system if one is attached (a TPU VM), else nothing."""
+    if not os.environ.get("TPU_NAME") and not os.path.exists("/dev/accel0") and not os.path.exists("/dev/vfio"):
+        return []
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", "local"))
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return list(tf.config.list_logical_devices("TPU"))
+    except Exception:
+        return []
+
+
+class Adapter:
+    framework = "tensorflow"
+
+    def __init__(self) -> None:
+        for gpu in tf.config.list_physical_devices("GPU"):
+            # Grow on demand rather than taking the whole GPU at start-up.
+            tf.config.experimental.set_memory_growth(gpu, True)
+        self._names = {"cpu": "/CPU:0"}
+        self._desc = {"cpu": "/CPU:0"}
+        gpus = tf.config.list_logical_devices("GPU")
+        if gpus:
+            self._names["gpu"] = "/GPU:0"
+            details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+            self._desc["gpu"] = f"/GPU:0 {details.get('device_name', '')}".strip()
+        if _tpu_devices():
+            self._names["tpu"] = "/TPU:0"
+            self._desc["tpu"] = "/TPU:0"
+
+    def visible(self) -> dict[str, str]:
+        return dict(self._desc)
+
+    def unavailable_reason(self, backend: str) -> str:
+        if backend == "gpu":
+            if not tf.test.is_built_with_cuda():
+                return f"tensorflow {tf.__version__} is a CPU-only build"
+            return "tf.config.list_physical_devices('GPU') is empty"
+        if backend == "tpu":
+            return "no TPU system found (TPU_NAME unset and no /dev/accel*)"
+        return "unknown backend"
+
+    def versions(self) -> dict[str, str]:
+        v = {"tensorflow": tf.__version__}
+        build = tf.sysconfig.get_build_info()
+        for key in ("cuda_version", "cudnn_version"):
+            if build.get(key):
+                v[key.replace("_version", "")] = str(build[key])
+        return v
+
+    def numerics(self) -> dict[str, Any]:
+        return {
+            "tf_tensor_float_32_execution": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
+            "tf_soft_device_placement": bool(tf.config.get_soft_device_placement()),
+        }
+
+    def device(self, backend: str) -> Any:
+        return self._names[backend]
+
+    def placement(self, device: Any) -> AbstractContextManager[Any]:
+        return tf.device(device)
+
+    def to_device(self, array: np.ndarray, device: Any) -> Any:
+        with tf.device(device):
+            # identity copies the host constant onto the device named by the scope.
+            return tf.identity(tf.constant(array))
+
+    def is_array(self, value: Any) -> bool:
+        return isinstance(value, (tf.Tensor, tf.Variable)) and not isinstance(value, tf.RaggedTensor)
+
+    def device_kind(self, array: Any) -> str:
+        name = array.device or ""
+        for token, kind in (("device:GPU", "gpu"), ("device:TPU", "tpu"), ("device:CPU", "cpu")):
+            if token in name:
+                return kind
+        return "cpu" if not name else name
+
+    def dtype_name(self, array: Any) -> str:
+        return str(array.dtype.name)
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        out = np.asarray(array.numpy())
+        return out.astype(np.float32) if out.dtype.name == "bfloat16" else out
+
+    def sync(self, output: Any) -> None:
+        # Eager ops on the CPU are synchronous; on an accelerator wait for the device without
+        # copying the output to the host.
+        if len(self._names) > 1:
+            tf.test.experimental.sync_devices()
+
+    def seed(self, seed: int) -> None:
+        tf.random.set_seed(seed)
+
+    def free(self) -> None:
+        gc.collect()

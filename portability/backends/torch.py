@@ -1,0 +1,136 @@
+"""PyTorch adapter: cpu -> ``cpu``, gpu -> ``cuda`` (CUDA or ROCm) or ``mps``, tpu -> ``xla`` (torch_xla)."""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def _xla_device_type() -> str | None:
+    """The torch_xla runtime's device type ("TPU", "CUDA", "CPU"), or None without torch_xla."""
+    if importlib.util.find_spec("torch_xla") is None:
+        return None
+    try:
+        import torch_xla.runtime as xr
+
+        return str(xr.device_type())
+    except Exception:
+        return None
+
+
+class Adapter:
+    framework = "torch"
+
+    def __init__(self) -> None:
+        self._xla_type = _xla_device_type()
+
+    def visible(self) -> dict[str, str]:
+        seen = {"cpu": "cpu"}
+        if torch.cuda.is_available():
+            seen["gpu"] = f"cuda:0 {torch.cuda.get_device_name(0)}"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            seen["gpu"] = "mps"
+        if self._xla_type == "TPU":
+            seen["tpu"] = "xla (TPU)"
+        return seen
+
+    def unavailable_reason(self, backend: str) -> str:
+        if backend == "gpu":
+            built = torch.version.cuda or torch.version.hip
+            if not built:
+                return f"torch {torch.__version__} is a CPU-only build"
+            return f"torch built for CUDA/ROCm {built}, but torch.cuda.is_available() is False"
+        if backend == "tpu":
+            if self._xla_type is None:
+                return "torch_xla is not installed"
+            return f"torch_xla sees device type {self._xla_type}, not TPU"
+        return "unknown backend"
+
+    def versions(self) -> dict[str, str]:
+        v = {"torch": torch.__version__}
+        if torch.version.cuda:
+            v["cuda"] = str(torch.version.cuda)
+            if torch.backends.cudnn.is_available():
+                v["cudnn"] = str(torch.backends.cudnn.version())
+        if torch.version.hip:
+            v["hip"] = str(torch.version.hip)
+        if self._xla_type is not None:
+            import torch_xla
+
+            v["torch_xla"] = str(torch_xla.__version__)
+        return v
+
+    def numerics(self) -> dict[str, Any]:
+        return {
+            "torch_float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "torch_cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+            "torch_cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+        }
+
+    def device(self, backend: str) -> Any:
+        if backend == "cpu":
+            return torch.device("cpu")
+        if backend == "gpu":
+            return torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("mps")
+        if backend == "tpu":
+            import torch_xla.core.xla_model as xm
+
+            return xm.xla_device()
+        raise ValueError(f"unknown backend {backend!r}")
+
+    def placement(self, device: Any) -> AbstractContextManager[Any]:
+        # torch.device is a context manager that sets the default device of factory functions.
+        return device  # type: ignore[no-any-return]
+
+    def to_device(self, array: np.ndarray, device: Any) -> Any:
+        if array.dtype.name == "bfloat16":  # ml_dtypes.bfloat16: torch has no NumPy bridge for it
+            return torch.from_numpy(array.astype(np.float32)).to(device=device, dtype=torch.bfloat16)
+        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+
+    def is_array(self, value: Any) -> bool:
+        return isinstance(value, torch.Tensor)
+
+    def device_kind(self, array: Any) -> str:
+        kind = array.device.type
+        if kind in ("cuda", "mps"):
+            return "gpu"
+        if kind == "xla":
+            return "tpu" if self._xla_type == "TPU" else "gpu" if self._xla_type in ("CUDA", "GPU") else "cpu"
+        return "cpu" if kind == "cpu" else kind
+
+    def dtype_name(self, array: Any) -> str:
+        return str(array.dtype).removeprefix("torch.")
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        t = array.detach()
+        if t.layout != torch.strided:
+            t = t.to_dense()
+        t = t.cpu()
+        if t.dtype == torch.bfloat16:
+            t = t.float()
+        return t.resolve_conj().resolve_neg().numpy()
+
+    def sync(self, output: Any) -> None:
+        if torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+        elif getattr(torch, "mps", None) is not None and torch.backends.mps.is_available():
+            torch.mps.synchronize()
+        if self._xla_type is not None:
+            import torch_xla.core.xla_model as xm
+
+            # Lazy tensors: mark_step compiles and launches the pending graph; wait for it to finish.
+            xm.mark_step()
+            xm.wait_device_ops()
+
+    def seed(self, seed: int) -> None:
+        torch.manual_seed(seed)
+
+    def free(self) -> None:
+        gc.collect()
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()

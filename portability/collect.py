@@ -1,0 +1,67 @@
+"""Pytest collection of the catalog: a catalog file is a collector, each case an item.
+
+Node ids are ``kernels/<framework>/<file>.py::<api>[<dtype>(-<variant>)-<backend>]``; they are
+the keys of case records in run files, so they must not change for the same case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from portability import catalog, outcomes
+
+if TYPE_CHECKING:
+    from portability.session import PortabilitySession
+
+
+class CaseFailure(Exception):
+    """Raised by a case whose outcome is a failure; its text is the one-line verdict."""
+
+
+class CatalogFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        session: PortabilitySession = self.config.stash[SESSION_KEY]
+        kernels = catalog.load_kernels(self.path)
+        for kernel in kernels:
+            for case in catalog.cases(self.path, kernel, session.settings.backends, session.settings.dtypes):
+                yield CaseItem.from_parent(self, name=f"{kernel.api}[{case.param}]", case=case, kernel=kernel)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, catalog.CatalogError):
+            return f"malformed catalog entry: {excinfo.value}"
+        return super().repr_failure(excinfo)
+
+
+class CaseItem(pytest.Item):
+    def __init__(self, *, case: catalog.Case, kernel: catalog.Kernel, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.kernel = kernel
+        self.record: dict[str, Any] | None = None
+        for tag in kernel.tags:
+            self.add_marker(tag)
+        self.add_marker(case.framework)
+
+    def runtest(self) -> None:
+        session: PortabilitySession = self.config.stash[SESSION_KEY]
+        self.record = record = session.execute(self)
+        self.user_properties.append(("outcome", record["outcome"]))
+        if record["outcome"] == outcomes.UNAVAILABLE:
+            pytest.skip(f"{self.case.framework} {record['message']}")
+        if outcomes.is_failure(record["outcome"]):
+            raise CaseFailure(f"{self.case.api} [{self.case.dtype}, {self.case.backend}]: "
+                              f"{record['outcome']}: {record['message']}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, CaseFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.case.api}[{self.case.param}]"
+
+
+SESSION_KEY = pytest.StashKey["PortabilitySession"]()

@@ -1,0 +1,121 @@
+"""Command-line options, shared by the pytest plugin and the ``portability`` CLI.
+
+Parsing is pure and raises ``ValueError`` with one line that names the bad value and the valid
+ones; the plugin turns that into ``pytest.UsageError``, the CLI into an argparse error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portability import timing
+from portability.catalog import BACKENDS, DTYPES, FRAMEWORKS
+
+DEFAULT_THRESHOLD = 1.5
+DEFAULT_CASE_TIMEOUT = 120.0
+DEFAULT_RESULTS_DIR = "reports"
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    help: str
+    default: Any = None
+    metavar: str | None = None
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("--backend", "comma list of backends to run: cpu, gpu, tpu (default: cpu)", "cpu", "LIST"),
+    Option("--framework", "comma list of frameworks: torch, jax, tensorflow (default: every installed one)",
+           None, "LIST"),
+    Option("--dtype", "run only these dtypes, a comma list (default: every dtype a kernel sweeps)", None, "LIST"),
+    Option("--baseline", "a stored run directory whose timings are the slowdown reference", None, "RUN_DIR"),
+    Option("--slowdown-threshold", "a case is a slowdown when the lower end of the 95%% confidence interval "
+           f"of its time ratio exceeds this (default: {DEFAULT_THRESHOLD})", DEFAULT_THRESHOLD, "RATIO"),
+    Option("--case-timeout", f"seconds a case may run before it is fail:timeout (default: {DEFAULT_CASE_TIMEOUT:g})",
+           DEFAULT_CASE_TIMEOUT, "SECONDS"),
+    Option("--timing-budget", f"seconds of steady-state rounds per case (default: {timing.BUDGET_S:g})",
+           timing.BUDGET_S, "SECONDS"),
+    Option("--results-dir", f"where runs are written, under runs/ (default: {DEFAULT_RESULTS_DIR}/)",
+           DEFAULT_RESULTS_DIR, "DIR"),
+)
+
+
+def _choices(value: str, valid: Sequence[str], what: str) -> tuple[str, ...]:
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not items:
+        raise ValueError(f"empty --{what} list; valid: {', '.join(valid)}")
+    for item in items:
+        if item not in valid:
+            raise ValueError(f"unknown {what} {item!r}; valid: {', '.join(valid)}")
+    return tuple(dict.fromkeys(items))
+
+
+def parse_backends(value: str) -> tuple[str, ...]:
+    return _choices(value, BACKENDS, "backend")
+
+
+def parse_frameworks(value: str | None, installed: Sequence[str]) -> tuple[str, ...]:
+    if value is None:
+        if not installed:
+            raise ValueError(f"no framework installed; install one of: {', '.join(FRAMEWORKS)}")
+        return tuple(installed)
+    chosen = _choices(value, tuple(FRAMEWORKS), "framework")
+    missing = [f for f in chosen if f not in installed]
+    if missing:
+        raise ValueError(
+            f"framework {missing[0]!r} is not installed; installed: {', '.join(installed) or 'none'}"
+        )
+    return chosen
+
+
+def parse_dtypes(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else _choices(value, DTYPES, "dtype")
+
+
+def _positive(value: Any, flag: str, minimum: float = 0.0) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{flag} must be a number, got {value!r}") from None
+    if not number > minimum:
+        raise ValueError(f"{flag} must be greater than {minimum:g}, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    backends: tuple[str, ...]
+    frameworks: tuple[str, ...]
+    dtypes: tuple[str, ...] | None
+    baseline: Path | None
+    threshold: float
+    case_timeout: float
+    timing_budget: float
+    results_dir: Path
+
+
+def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
+    """Validated settings; ``get("backend")`` returns the raw value of ``--backend``."""
+    baseline = get("baseline")
+    if baseline is not None:
+        baseline = Path(baseline)
+        if not (baseline / "run.json").is_file():
+            raise ValueError(f"--baseline {str(baseline)!r} is not a run directory (expected reports/runs/<run-id>/run.json)")
+    return Settings(
+        backends=parse_backends(get("backend")),
+        frameworks=parse_frameworks(get("framework"), installed),
+        dtypes=parse_dtypes(get("dtype")),
+        baseline=baseline,
+        threshold=_positive(get("slowdown_threshold"), "--slowdown-threshold", 1.0),
+        case_timeout=_positive(get("case_timeout"), "--case-timeout"),
+        timing_budget=_positive(get("timing_budget"), "--timing-budget"),
+        results_dir=Path(get("results_dir")),
+    )
+
+
+def dest(option: Option) -> str:
+    return option.flag.lstrip("-").replace("-", "_")

@@ -1,0 +1,75 @@
+"""The pytest plugin (registered once, through the ``pytest11`` entry point ``portability``).
+
+Thin: options, catalog collection, and session start/finish; the work is in ``session``.
+A pytest run that collects no catalog file is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portability import backends, catalog, options, summary
+from portability.collect import SESSION_KEY, CaseItem, CatalogFile
+from portability.session import PortabilitySession
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("portability", "portability catalog")
+    for opt in options.OPTIONS:
+        group.addoption(opt.flag, dest=options.dest(opt), default=opt.default, metavar=opt.metavar, help=opt.help)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        settings = options.settings(config.getoption, backends.installed())
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION_KEY] = PortabilitySession(config, settings)
+    for fw in catalog.FRAMEWORKS:
+        config.addinivalue_line("markers", f"{fw}: a catalog case of {fw}")
+    config.addinivalue_line("markers", "paper: a function sampled by Mince et al. 2023")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    framework = catalog.framework_of(file_path)
+    if framework is None:
+        return None
+    session: PortabilitySession = parent.config.stash[SESSION_KEY]
+    if framework not in session.settings.frameworks:
+        return None
+    collector: CatalogFile = CatalogFile.from_parent(parent, path=file_path)
+    return collector
+
+
+def _case_items(session: pytest.Session) -> list[CaseItem]:
+    return [it for it in session.items if isinstance(it, CaseItem)]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    items = _case_items(session)
+    if not items or session.config.option.collectonly:
+        return
+    if hasattr(session.config, "workerinput"):
+        raise pytest.UsageError("parallel catalog runs (-n) are not supported yet; run without -n")
+    session.config.stash[SESSION_KEY].start(items)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(SESSION_KEY, None)
+    if state is not None:
+        state.finish(int(exitstatus))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state: PortabilitySession | None = config.stash.get(SESSION_KEY, None)
+    if state is None or state.writer is None:
+        return
+    tr = terminalreporter
+    tr.write_sep("=", "portability summary (functions per framework and backend)")
+    for line in summary.render(state.records):
+        tr.write_line(line)
+    tr.write_line(f"run written to {state.writer.dir}")
