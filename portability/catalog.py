@@ -171,11 +171,17 @@ def load_module(path: Path) -> ModuleType:
         raise CatalogError(f"{path}: cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[modname] = module
+    before = {m for _, m in FRAMEWORKS.values() if m in sys.modules}
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[modname]
         raise CatalogError(f"{path}: import failed: {type(exc).__name__}: {exc}") from exc
+    imported = sorted(m for _, m in FRAMEWORKS.values() if m in sys.modules and m not in before)
+    if imported:
+        # The pytest process must stay free of frameworks (their runtimes belong in the workers).
+        del sys.modules[modname]
+        raise CatalogError(f"{path}: imports {imported[0]} at module level; reach it through ctx.fw / ctx.fn")
     return module
 
 

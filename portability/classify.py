@@ -30,13 +30,15 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"|(requires|only supports|expects|must be|must have) (a )?(floating|float|complex|integer|real)"
                   r"[- ]?(point )?(dtype|type|input|tensor)"
                   r"|not supported for the input types|dtypes? .{0,40}not (implemented|available)"
-                  r"|unsupported (element|data) ?type|type .{0,30}not supported"),
+                  r"|unsupported (element|data) ?type|type .{0,30}not supported|does not accept dtype"
+                  r"|input dtype must be|could not infer output dtype|to have the same dtype"),
         ("not_implemented", r"^(NotImplementedError|UnimplementedError|NotFoundError: Could not find device)\b"),
         ("not_implemented", r"not implemented for|could not find device for node|no registered .{0,80}opkernel"
                             r"|could not run '[^']+' with arguments from the|mlir translation rule .{0,80}not found"
                             r"|\bUNIMPLEMENTED\b|not (yet )?implemented|no kernel image is available"
                             r"|is not supported on (this |the )?(device|platform|backend|cpu|gpu|tpu)"
-                            r"|not currently (implemented|supported) for the \w+ device|lowering .{0,60}not"),
+                            r"|not currently (implemented|supported) for the \w+ device|lowering .{0,60}not"
+                            r"|could not satisfy (explicit )?device specification"),
     )
 )
 

@@ -1,14 +1,111 @@
-"""jax.numpy.linalg and matrix products."""
+"""jax.numpy.linalg, jax.scipy.linalg, jax.lax.linalg, matrix products and convolutions."""
 
 import numpy as np
+import scipy.linalg
+import scipy.signal
 
-from portability.builders import matmul, well_conditioned
+from portability.builders import matmul, normal, spd, well_conditioned
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
+#: complex outputs of real inputs: what the eigen-decomposition of each input dtype should give
+COMPLEX_OF = {"float32": "complex64", "float64": "complex128", "float16": "complex64", "bfloat16": "complex64"}
+
+
+def paper(decile, frequency):
+    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
+
+
+def _distinct_eigs(n):
+    """Q diag(1..n) Q^-1 with Q near the identity: nonsymmetric, real, well-separated eigenvalues."""
+
+    def build(rng):
+        q = np.eye(n) + 0.1 * rng.standard_normal((n, n)) / np.sqrt(n)
+        return {"a": q @ np.diag(np.arange(1.0, n + 1)) @ np.linalg.inv(q)}
+
+    return build
+
+
+def _eigenvalues(out):
+    """Eigenvalues only (eigenvectors are defined up to scale), sorted: real and distinct here."""
+    return np.sort_complex(np.asarray(out[0]))
+
+
+def _svd_canonical(out):
+    """Singular values and the reconstruction U diag(S) Vh (U, Vh are unique only up to signs)."""
+    u, s, vh = (np.asarray(p, dtype=np.float64) for p in out)
+    return [s, (u * s) @ vh]
+
+
+def _qr_canonical(out):
+    """|diag R| and the product QR (Q and R are unique only up to column signs)."""
+    q, r = (np.asarray(p, dtype=np.float64) for p in out)
+    return [np.abs(np.diag(r)), q @ r]
+
+
+def _eigh_canonical(out):
+    return out[0]  # ascending eigenvalues in both JAX and NumPy
+
+
+def _near_identity(n, batch):
+    """A batch of I + small noise: determinants of order one, representable in every dtype."""
+    return lambda rng: {"a": np.eye(n) + 0.3 * rng.standard_normal((batch, n, n)) / np.sqrt(n)}
+
+
+def _contractions(path_and_report):
+    """The contraction order of an einsum_path result, as text (NumPy prefixes it with 'einsum_path')."""
+    return str([tuple(p) for p in path_and_report[0] if p != "einsum_path"])
+
+
+def _conv_inputs(rng):
+    return {"x": rng.standard_normal(16384), "k": rng.standard_normal(63)}
+
+
+def _conv2d_inputs(rng):
+    return {"x": rng.standard_normal((128, 128)), "k": rng.standard_normal((7, 7))}
+
+
+def _solve_inputs(rng):
+    return {"a": rng.standard_normal((128, 128)) + 128 * np.eye(128), "b": rng.standard_normal((128, 16))}
+
 
 KERNELS = [
     Kernel("jax.numpy.matmul", "linalg", matmul(256, 256, 256), dtypes=FLOATS, reference=np.matmul,
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
     Kernel("jax.numpy.linalg.inv", "linalg", well_conditioned(64), dtypes=FLOATS, reference=np.linalg.inv),
+    Kernel("jax.numpy.linalg.svd", "linalg", normal(128, 64, name="a"), dtypes=FLOATS,
+           call=lambda c, a: c.fn(a, full_matrices=False), reference=lambda a: np.linalg.svd(a, full_matrices=False),
+           canonical=_svd_canonical, tol={"float32": (1e-4, 1e-4)}, **paper(50, 6)),
+    Kernel("jax.lax.linalg.eig", "linalg", _distinct_eigs(64), dtypes=FLOATS,
+           reference=lambda a: scipy.linalg.eig(a, left=True, right=True), canonical=_eigenvalues,
+           out_dtype=COMPLEX_OF, **paper(30, 3)),
+    Kernel("jax.scipy.linalg.lu", "linalg", normal(128, 128, name="a"), dtypes=FLOATS,
+           reference=scipy.linalg.lu, tol={"float32": (1e-4, 1e-4)}, **paper(10, 1)),
+    Kernel("jax.numpy.linalg.cholesky", "linalg", spd(128), dtypes=FLOATS, reference=np.linalg.cholesky),
+    Kernel("jax.numpy.linalg.solve", "linalg", _solve_inputs, dtypes=FLOATS, reference=np.linalg.solve),
+    Kernel("jax.numpy.linalg.det", "linalg", _near_identity(32, batch=16), dtypes=FLOATS,
+           reference=np.linalg.det),
+    Kernel("jax.numpy.linalg.eigh", "linalg", spd(128), dtypes=FLOATS, reference=np.linalg.eigh,
+           canonical=_eigh_canonical),
+    Kernel("jax.numpy.linalg.qr", "linalg", normal(128, 64, name="a"), dtypes=FLOATS, reference=np.linalg.qr,
+           canonical=_qr_canonical),
+    Kernel("jax.numpy.linalg.norm", "linalg", normal(128, 128, name="a"), dtypes=FLOATS, reference=np.linalg.norm),
+    Kernel("jax.numpy.einsum", "linalg",
+           lambda rng: {"a": rng.standard_normal((8, 64, 32)), "b": rng.standard_normal((8, 32, 48))},
+           dtypes=FLOATS, call=lambda c, a, b: c.fn("bij,bjk->bik", a, b),
+           reference=lambda a, b: np.einsum("bij,bjk->bik", a, b),
+           tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
+    # einsum_path works on shapes only, on the host: the contraction order must match NumPy's.
+    Kernel("jax.numpy.einsum_path", "linalg",
+           lambda rng: {"a": rng.standard_normal((64, 8)), "b": rng.standard_normal((8, 256)),
+                        "c": rng.standard_normal((256, 4))},
+           dtypes=("float32",), call=lambda c, a, b, d: _contractions(c.fn("ij,jk,kl->il", a, b, d, optimize="optimal")),
+           reference=lambda a, b, d: _contractions(np.einsum_path("ij,jk,kl->il", a, b, d, optimize="optimal")),
+           out_dtype=None, **paper(40, 4)),
+    Kernel("jax.numpy.convolve", "linalg", _conv_inputs, dtypes=FLOATS, call=lambda c, x, k: c.fn(x, k, mode="same"),
+           reference=lambda x, k: np.convolve(x, k, mode="same"),
+           tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}, **paper(30, 3)),
+    Kernel("jax.scipy.signal.convolve2d", "linalg", _conv2d_inputs, dtypes=FLOATS,
+           call=lambda c, x, k: c.fn(x, k, mode="full"), reference=lambda x, k: scipy.signal.convolve2d(x, k, mode="full"),
+           tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}, **paper(50, 7)),
 ]

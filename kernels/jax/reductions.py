@@ -1,0 +1,60 @@
+"""jax.numpy reductions: sum, mean, max, prod, var, average, all, argmax, cumsum."""
+
+import numpy as np
+
+from portability.builders import integers, normal, uniform
+from portability.catalog import Keep, Kernel
+
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+
+
+def paper(decile, frequency):
+    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
+
+
+def same(*dtypes):
+    return {d: d for d in dtypes}
+
+
+def _average_inputs(rng):
+    return {"x": rng.standard_normal((256, 512)), "w": rng.uniform(0.1, 1.0, 512)}
+
+
+def _all_inputs(rng):
+    # Rows mostly True, some with a single False: all() along the last axis is a real mix.
+    m = np.ones((512, 256), dtype=bool)
+    rows = rng.choice(512, 200, replace=False)
+    m[rows, rng.integers(0, 256, 200)] = False
+    return {"x": Keep(m)}
+
+
+KERNELS = [
+    Kernel("jax.numpy.sum", "reduction", integers(256, 1024, low=-8, high=8),
+           dtypes=(*FLOATS, "complex64", "int32", "int64", "int8"),
+           call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.sum(x, axis=-1),
+           out_dtype={**same(*FLOATS, "int32", "int64"), "complex64": "complex64"}, **paper(100, 1110)),
+    Kernel("jax.numpy.mean", "reduction", normal(256, 1024), dtypes=(*FLOATS, "complex64"),
+           call=lambda c, x: c.fn(x, axis=0), reference=lambda x: np.mean(x, axis=0), **paper(100, 529)),
+    Kernel("jax.numpy.max", "reduction", normal(256, 1024), dtypes=(*FLOATS, "int32", "int8", "uint8"),
+           call=lambda c, x: c.fn(x, axis=1, keepdims=True), reference=lambda x: np.max(x, axis=1, keepdims=True),
+           out_dtype=same(*FLOATS, "int32", "int8", "uint8"), **paper(100, 578)),
+    Kernel("jax.numpy.prod", "reduction", uniform(1024, 16, low=0.5, high=1.5), dtypes=(*FLOATS, "complex64"),
+           call=lambda c, x: c.fn(x, axis=1), reference=lambda x: np.prod(x, axis=1), **paper(90, 115)),
+    Kernel("jax.numpy.var", "reduction", normal(256, 1024, scale=3.0), dtypes=(*FLOATS, "complex64"),
+           call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.var(x, axis=-1),
+           # the variance of complex data is real
+           out_dtype={**same(*FLOATS), "complex64": "float32"}, **paper(80, 36)),
+    Kernel("jax.numpy.average", "reduction", _average_inputs, dtypes=(*FLOATS, "complex64"),
+           call=lambda c, x, w: c.fn(x, axis=1, weights=w),
+           reference=lambda x, w: np.average(x, axis=1, weights=w), **paper(40, 4)),
+    Kernel("jax.numpy.all", "reduction", _all_inputs, dtypes=("bool",),
+           call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.all(x, axis=-1), out_dtype="bool",
+           **paper(100, 2197)),
+    Kernel("jax.numpy.argmax", "reduction", normal(512, 512), dtypes=(*FLOATS, "int32"),
+           call=lambda c, x: c.fn(x, axis=1), reference=lambda x: np.argmax(x, axis=1), out_dtype=None),
+    Kernel("jax.numpy.cumsum", "reduction", normal(256, 1024), dtypes=(*FLOATS, "int32"),
+           call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.cumsum(x, axis=-1),
+           out_dtype=same(*FLOATS, "int32")),
+    Kernel("jax.numpy.std", "reduction", normal(256, 1024, scale=3.0), dtypes=FLOATS,
+           call=lambda c, x: c.fn(x, axis=-1, ddof=1), reference=lambda x: np.std(x, axis=-1, ddof=1)),
+]

@@ -1,0 +1,35 @@
+"""jax.scipy.special and jax.scipy.stats: special functions and distribution functions."""
+
+from scipy import special as sps
+from scipy import stats
+
+from portability.builders import normal, positive, uniform
+from portability.catalog import Kernel
+
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+N = 256 * 1024
+
+
+def paper(decile, frequency):
+    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
+
+
+KERNELS = [
+    Kernel("jax.scipy.special.gammaln", "special", positive(N, low=0.1, high=50.0), dtypes=FLOATS,
+           reference=sps.gammaln, **paper(70, 23)),
+    Kernel("jax.scipy.special.ndtr", "special", normal(N, scale=3.0), dtypes=FLOATS, reference=sps.ndtr,
+           **paper(10, 1)),
+    Kernel("jax.scipy.stats.norm.cdf", "distribution", normal(N, scale=3.0), dtypes=FLOATS,
+           reference=stats.norm.cdf, **paper(30, 2)),
+    Kernel("jax.scipy.special.erfinv", "special", uniform(N, low=-0.99, high=0.99), dtypes=FLOATS,
+           reference=sps.erfinv),
+    Kernel("jax.scipy.special.digamma", "special", positive(N, low=0.1, high=50.0), dtypes=FLOATS,
+           reference=sps.digamma),
+    Kernel("jax.scipy.special.logsumexp", "special", normal(512, 512, scale=10.0), dtypes=FLOATS,
+           call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: sps.logsumexp(x, axis=-1)),
+    Kernel("jax.scipy.special.gammainc", "special",
+           lambda rng: {"a": rng.uniform(0.5, 10.0, N), "x": rng.uniform(0.0, 15.0, N)},
+           dtypes=FLOATS, reference=sps.gammainc),
+    Kernel("jax.scipy.stats.norm.logpdf", "distribution", normal(N, scale=3.0), dtypes=FLOATS,
+           reference=stats.norm.logpdf),
+]

@@ -1,0 +1,106 @@
+"""The outcome classifier against real messages raised by torch 2.13, JAX 0.10 and TensorFlow 2.21.
+
+Each row was produced by running the framework (see the comment on each), not written by hand;
+`test_live_framework_errors` re-raises a few of them live to keep the table honest.
+"""
+
+import pytest
+
+from portability.classify import case_outcome, classify_exception, first_line
+
+REAL = [
+    # torch 2.13 CPU
+    ("NotImplementedError", "\"cholesky_cpu\" not implemented for 'Half'", "not_implemented"),
+    ("NotImplementedError", "\"linalg_svd_cpu\" not implemented for 'BFloat16'", "not_implemented"),
+    ("NotImplementedError", "\"erfinv_vml_cpu\" not implemented for 'ComplexFloat'", "not_implemented"),
+    ("RuntimeError", "linalg.inv: Low precision dtypes not supported. Got Half", "dtype"),
+    ("RuntimeError", "Unsupported dtype Half", "dtype"),
+    ("RuntimeError", "expected m1 and m2 to have the same dtype, but got: long int != float", "dtype"),
+    ("RuntimeError", "mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                     "complex dtype. Got: Long", "dtype"),
+    ("RuntimeError", "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+                     "you tried to allocate 4611686018427387904 bytes. Error code 12 (Cannot allocate memory)", "oom"),
+    ("OutOfMemoryError", "CUDA out of memory. Tried to allocate 80.00 GiB. GPU 0 has a total capacity of 79.1 GiB",
+     "oom"),
+    ("NotImplementedError", "Could not run 'aten::_foo' with arguments from the 'CUDA' backend.", "not_implemented"),
+    ("RuntimeError", "mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)", "error"),
+    # jax 0.10.2 CPU
+    ("NotImplementedError", "(KeyError(<class 'numpy.float16'>), 'Unsupported dtype float16.')", "dtype"),
+    ("NotImplementedError", "(KeyError(<class 'ml_dtypes.bfloat16'>), 'Unsupported dtype bfloat16.')", "dtype"),
+    ("TypeError", "and does not accept dtype float32 at position 0. Accepted dtypes at position 0 are subtypes "
+                  "of integer, bool.", "dtype"),
+    ("JaxRuntimeError", "RESOURCE_EXHAUSTED: Out of memory allocating 4398046511104 bytes.", "oom"),
+    ("TypeError", "dot_general requires contracting dimensions to have the same shape, got (3,) and (2,).", "error"),
+    ("NotImplementedError", "MLIR translation rule for primitive 'eigh' not found for platform tpu", "not_implemented"),
+    ("JaxRuntimeError", "UNIMPLEMENTED: Unsupported algorithm on this platform", "not_implemented"),
+    # tensorflow 2.21 CPU
+    ("InvalidArgumentError", "Value for attr 'T' of bfloat16 is not in the list of allowed values: double, float, "
+                             "half, complex64, complex128", "dtype"),
+    ("InvalidArgumentError", "Value for attr 'Tcomplex' of float is not in the list of allowed values: complex64, "
+                             "complex128", "dtype"),
+    ("NotFoundError", "Could not find device for node: {{node Cholesky}} = Cholesky[T=DT_HALF]", "not_implemented"),
+    ("ResourceExhaustedError", "{{function_node __wrapped__Fill_device_/job:localhost/replica:0/task:0/device:CPU:0}}"
+                               " OOM when allocating tensor with shape[1099511627776,1024] and type float", "oom"),
+    ("InvalidArgumentError", "Could not satisfy device specification '/job:localhost/replica:0/task:0/device:GPU:0'."
+                             " enable_soft_placement=0. Supported device types [CPU].", "not_implemented"),
+    ("InvalidArgumentError", "{{function_node __wrapped____MklMatMul_device_/job:localhost/replica:0/task:0/device:"
+                             "CPU:0}} Matrix size-incompatible: In[0]: [2,3], In[1]: [2,3] [Op:MatMul] name:", "error"),
+    # plain Python
+    ("MemoryError", "", "oom"),
+    ("ValueError", "operands could not be broadcast together", "error"),
+]
+
+
+@pytest.mark.parametrize(("exc_type", "message", "expected"), REAL, ids=[f"{r[0]}-{r[2]}-{i}" for i, r in enumerate(REAL)])
+def test_real_messages(exc_type, message, expected):
+    assert classify_exception(exc_type, message) == expected
+
+
+def test_first_line_skips_blank_lines_and_shortens():
+    assert first_line("\n\n  boom  \nmore") == "boom"
+    assert len(first_line("x" * 1000, 50)) == 50
+
+
+def facts(**kw):
+    base = {"backend": "gpu", "devices_used": ["gpu"], "dtype_check": {"ok": True}, "numerics": {"ok": True}}
+    base.update(kw)
+    return base
+
+
+def test_case_outcome_order_and_messages():
+    assert case_outcome(facts()).outcome == "pass"
+    assert case_outcome(facts(terminated={"reason": "timeout", "message": "t"})).outcome == "fail:timeout"
+    assert case_outcome(facts(terminated={"reason": "crash", "message": "c"})).outcome == "fail:crash"
+    missing = case_outcome(facts(error={"stage": "resolve", "type": "AttributeError", "message": "gone"}))
+    assert missing.outcome == "fail:missing"
+    harness = case_outcome(facts(error={"stage": "harness", "type": "KeyError", "message": "not implemented for x"}))
+    assert harness.outcome == "fail:error" and harness.message.startswith("harness error")
+    fallback = case_outcome(facts(devices_used=["cpu"]))
+    assert fallback.outcome == "fail:host_fallback" and "cpu" in fallback.message
+    downcast = case_outcome(facts(dtype_check={"ok": False, "expected": "float64", "got": "float32"}))
+    assert downcast.outcome == "fail:dtype" and "float32" in downcast.message
+    wrong = case_outcome(facts(numerics={"ok": False, "message": "NaN at 3 of 9 elements"}))
+    assert wrong.outcome == "fail:numerical" and "NaN" in wrong.message
+    # an exception decides before any check
+    err = case_outcome(facts(devices_used=["cpu"], error={"stage": "call", "type": "RuntimeError",
+                                                           "message": "Unsupported dtype Half\ntrace"}))
+    assert err.outcome == "fail:dtype" and err.message == "RuntimeError: Unsupported dtype Half"
+
+
+def _raise(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the point is to see what the framework raises
+        return type(exc).__name__, str(exc)
+    raise AssertionError("expected the framework to raise")
+
+
+def test_live_framework_errors():
+    """The same classes of failure, raised live by the installed torch and JAX."""
+    torch = pytest.importorskip("torch")
+    jnp = pytest.importorskip("jax.numpy")
+    half = torch.eye(4, dtype=torch.half)
+    assert classify_exception(*_raise(lambda: torch.linalg.cholesky(half))) == "not_implemented"
+    assert classify_exception(*_raise(lambda: torch.linalg.inv(half))) == "dtype"
+    assert classify_exception(*_raise(lambda: jnp.linalg.inv(jnp.eye(3, dtype=jnp.float16)))) == "dtype"
+    assert classify_exception(*_raise(lambda: torch.ones(2, 3) @ torch.ones(2, 3))) == "error"

@@ -1,0 +1,251 @@
+"""Acceptance tests of the pytest plugin with pytester: options, collection, isolation, run files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from portability import storage
+
+pytest_plugins = ["pytester"]
+
+FAST = ("--timing-budget=0.01",)
+
+
+def write_kernels(pytester: pytest.Pytester, framework: str, name: str, body: str) -> Path:
+    path = pytester.path / "kernels" / framework / f"{name}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def only_run(results: Path) -> storage.Run:
+    runs = storage.find_runs(results)
+    assert len(runs) == 1, runs
+    return storage.read_run(runs[0])
+
+
+def test_no_catalog_leaves_pytest_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    assert "portability summary" not in result.stdout.str()
+    assert not (pytester.path / "reports").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--backend=gpux"], "ERROR: unknown backend 'gpux'; valid: cpu, gpu, tpu"),
+    (["--backend=cpu,"], None),  # a trailing comma is tolerated
+    (["--backend=,"], "ERROR: empty --backend list; valid: cpu, gpu, tpu"),
+    (["--framework=mxnet"], "ERROR: unknown framework 'mxnet'; valid: torch, jax, tensorflow"),
+    (["--dtype=float8"], "ERROR: unknown dtype 'float8'; valid: float16, bfloat16, float32, float64"),
+    (["--slowdown-threshold=0.5"], "ERROR: --slowdown-threshold must be greater than 1, got '0.5'"),
+    (["--slowdown-threshold=fast"], "ERROR: --slowdown-threshold must be a number, got 'fast'"),
+    (["--case-timeout=0"], "ERROR: --case-timeout must be greater than 0, got '0'"),
+    (["--baseline=nowhere"], "ERROR: --baseline 'nowhere' is not a run directory"),
+])
+def test_options_are_validated_with_one_line_errors(pytester: pytest.Pytester, args, message) -> None:
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess(*args)
+    if message is None:
+        assert result.ret == 0
+        return
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [ln for ln in result.stderr.lines if ln.startswith("ERROR:")]
+    assert len(errors) == 1 and errors[0].startswith(message), result.stderr.str()
+
+
+def test_malformed_entry_fails_collection_naming_it(pytester: pytest.Pytester) -> None:
+    write_kernels(pytester, "torch", "broken", """
+        from portability.builders import normal
+        from portability.catalog import Kernel
+        KERNELS = [
+            Kernel("torch.abs", "elementwise", normal(4)),
+            Kernel("torch.neg", "arithmetic", normal(4)),
+        ]
+    """)
+    result = pytester.runpytest_subprocess("--backend=cpu", "kernels")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*malformed catalog entry: *broken.py: entry 'torch.neg': unknown category "
+                                 "'arithmetic'; valid: creation, *"])
+
+
+def test_catalog_file_without_kernels_list_is_an_error(pytester: pytest.Pytester) -> None:
+    write_kernels(pytester, "torch", "nolist", "KERNELS = None\n")
+    result = pytester.runpytest_subprocess("--backend=cpu", "kernels")
+    result.stdout.fnmatch_lines(["*nolist.py: defines no KERNELS list*"])
+
+
+def test_catalog_modules_must_not_import_their_framework(pytester: pytest.Pytester) -> None:
+    write_kernels(pytester, "jax", "eager", "import jax\nKERNELS = []\n")
+    result = pytester.runpytest_subprocess("--backend=cpu", "kernels")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*eager.py: imports jax at module level; reach it through ctx.fw / ctx.fn*"])
+
+
+def test_unavailable_backend_stops_at_once_naming_what_each_framework_sees(pytester: pytest.Pytester) -> None:
+    write_kernels(pytester, "torch", "one", """
+        import numpy as np
+        from portability.builders import normal
+        from portability.catalog import Kernel
+        KERNELS = [Kernel("torch.abs", "elementwise", normal(8), reference=np.abs)]
+    """)
+    result = pytester.runpytest_subprocess("--backend=gpu", "--results-dir", "out", "kernels")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [ln for ln in result.stderr.lines if ln.startswith("ERROR:")]
+    assert len(errors) == 1
+    assert errors[0].startswith("ERROR: backend 'gpu' is not available on this machine: torch sees cpu (torch: ")
+    assert not storage.find_runs(pytester.path / "out")  # nothing ran, nothing is left behind
+
+
+CHAOS = """
+    import os, signal, time
+    import numpy as np
+    from portability.builders import normal
+    from portability.catalog import Kernel
+
+    def segfault(c, x):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    def hang(c, x):
+        time.sleep(600)
+
+    KERNELS = [
+        Kernel("torch.abs", "elementwise", normal(8), call=segfault, reference=np.abs),
+        Kernel("torch.neg", "elementwise", normal(8), call=hang, reference=np.negative),
+        Kernel("torch.exp", "elementwise", normal(8), reference=np.exp),
+    ]
+"""
+
+
+def test_crash_and_hang_cost_one_case_each_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
+    write_kernels(pytester, "torch", "chaos", CHAOS)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--case-timeout=4", "--results-dir=out", *FAST, "kernels")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*torch.abs [[]float32, cpu[]]: fail:crash: worker killed by SIGSEGV: Fatal Python error: Segmentation fault*",
+        "*torch.neg [[]float32, cpu[]]: fail:timeout: no result within the case time limit of 4 s*",
+    ])
+    run = only_run(pytester.path / "out")
+    assert run.status == storage.COMPLETE
+    outcomes = {c["api"]: c["outcome"] for c in run.cases}
+    assert outcomes == {"torch.abs": "fail:crash", "torch.neg": "fail:timeout", "torch.exp": "pass"}
+    assert run.meta["workers_started"] == 3  # the first, one after the crash, one after the timeout
+    pids = {c["api"]: c["worker_pid"] for c in run.cases}
+    assert pids["torch.exp"] is not None
+
+
+SLOW = """
+    import time
+    import numpy as np
+    from portability.builders import normal
+    from portability.catalog import Kernel
+
+    def slow(c, x):
+        time.sleep(0.25)
+        return c.fn(x)
+
+    KERNELS = [Kernel(f"torch.{name}", "elementwise", normal(8), call=slow, reference=getattr(np, name))
+               for name in ("abs", "exp", "sin", "cos", "tan", "tanh", "sqrt", "square")]
+"""
+
+
+def _start(pytester: pytest.Pytester, results: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "pytest", "--backend=cpu", f"--results-dir={results}", "--timing-budget=0.01",
+           "-p", "no:cacheprovider", "kernels"]
+    return subprocess.Popen(cmd, cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_for_cases(results: Path, n: int, timeout: float = 120) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in storage.find_runs(results):
+            cases = run / "cases.jsonl"
+            if cases.exists() and len(cases.read_text().splitlines()) >= n:
+                return run
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {n} cases in {results} after {timeout} s")
+
+
+def _gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_sigkill_keeps_every_finished_case(pytester: pytest.Pytester) -> None:
+    write_kernels(pytester, "torch", "slow", SLOW)
+    proc = _start(pytester, "out")
+    run_dir = _wait_for_cases(pytester.path / "out", 2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    run = storage.read_run(run_dir)
+    assert run.status == storage.INTERRUPTED  # run.json still says "running"
+    assert run.meta["status"] == storage.RUNNING
+    assert 2 <= len(run.cases) < 8
+    assert run.problems == []  # every line that was written is whole
+    assert all(c["outcome"] == "pass" for c in run.cases)
+    # the worker notices its parent is gone and exits: no orphan keeps running
+    assert _gone(run.cases[0]["worker_pid"])
+
+
+def test_ctrl_c_marks_the_run_interrupted(pytester: pytest.Pytester) -> None:
+    write_kernels(pytester, "torch", "slow", SLOW)
+    proc = _start(pytester, "out")
+    run_dir = _wait_for_cases(pytester.path / "out", 2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == pytest.ExitCode.INTERRUPTED
+    run = storage.read_run(run_dir)
+    assert run.meta["status"] == storage.INTERRUPTED and run.meta["ended"]
+    assert len(run.cases) >= 2
+
+
+def test_dtype_option_restricts_the_sweep_and_ids_are_stable(pytester: pytest.Pytester) -> None:
+    write_kernels(pytester, "torch", "few", """
+        import numpy as np
+        from portability.builders import normal
+        from portability.catalog import Kernel
+        KERNELS = [Kernel("torch.abs", "elementwise", {"vec": normal(8), "mat": normal(4, 4)},
+                          dtypes=("float32", "float64", "float16"), reference=np.abs)]
+    """)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--dtype=float64,float16", "--collect-only", "-q",
+                                           "kernels")
+    result.stdout.fnmatch_lines([
+        "kernels/torch/few.py::torch.abs[float64-vec-cpu]",
+        "kernels/torch/few.py::torch.abs[float64-mat-cpu]",
+        "kernels/torch/few.py::torch.abs[float16-vec-cpu]",
+        "kernels/torch/few.py::torch.abs[float16-mat-cpu]",
+    ])
+    assert "float32" not in result.stdout.str()
+    assert not (pytester.path / "reports").exists()  # collecting starts no worker and writes no run
+
+
+def test_framework_errors_are_data(pytester: pytest.Pytester) -> None:
+    """A message from a framework is stored as it is; one JSON record per case."""
+    write_kernels(pytester, "torch", "raises", """
+        from portability.builders import normal
+        from portability.catalog import Kernel
+        def boom(c, x):
+            raise RuntimeError("<script>alert(1)</script> not implemented for 'Half'")
+        KERNELS = [Kernel("torch.abs", "elementwise", normal(4), call=boom)]
+    """)
+    pytester.runpytest_subprocess("--backend=cpu", "--results-dir=out", *FAST, "kernels")
+    run = only_run(pytester.path / "out")
+    (case,) = run.cases
+    assert case["outcome"] == "fail:not_implemented"
+    assert case["message"] == "RuntimeError: <script>alert(1)</script> not implemented for 'Half'"
+    line = (run.path / "cases.jsonl").read_text().splitlines()[0]
+    assert json.loads(line)["id"] == "kernels/torch/raises.py::torch.abs[float32-cpu]"
