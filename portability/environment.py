@@ -53,7 +53,8 @@ def nvidia_gpus() -> list[dict[str, str]]:
     for line in (out or "").splitlines():
         parts = [p.strip() for p in line.split(",")]
         if len(parts) == 4:
-            gpus.append({"vendor": "nvidia", "name": parts[0], "driver": parts[1], "memory": parts[2], "uuid": parts[3]})
+            name, driver, memory, uuid = parts
+            gpus.append({"vendor": "nvidia", "name": name, "driver": driver, "memory": memory, "uuid": uuid})
     cuda = _run(["nvidia-smi"]) or ""
     for token in cuda.split("|"):
         if "CUDA Version" in token:

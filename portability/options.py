@@ -104,7 +104,9 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
     if baseline is not None:
         baseline = Path(baseline)
         if not (baseline / "run.json").is_file():
-            raise ValueError(f"--baseline {str(baseline)!r} is not a run directory (expected reports/runs/<run-id>/run.json)")
+            raise ValueError(
+                f"--baseline {str(baseline)!r} is not a run directory (expected reports/runs/<run-id>/run.json)"
+            )
     return Settings(
         backends=parse_backends(get("backend")),
         frameworks=parse_frameworks(get("framework"), installed),

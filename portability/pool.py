@@ -6,6 +6,7 @@ timeout; either way the worker is replaced on the framework's next case and the 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -128,7 +129,9 @@ class Pool:
             self.workers.pop(framework, None)
             return {
                 "backend": case["backend"],
-                "terminated": {"reason": "timeout", "message": f"no result within the case time limit of {timeout:g} s"},
+                "terminated": {
+                    "reason": "timeout", "message": f"no result within the case time limit of {timeout:g} s",
+                },
             }
         try:
             msg = w.conn.recv()
@@ -149,10 +152,8 @@ class Pool:
 
     def close(self) -> None:
         for w in self.workers.values():
-            try:
+            with contextlib.suppress(OSError):
                 w.conn.send({"kind": "stop"})
-            except (OSError, BrokenPipeError):
-                pass
         for w in self.workers.values():
             w.process.join(10)
             self._kill(w)

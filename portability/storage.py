@@ -117,7 +117,8 @@ def read_run(path: Path | str) -> Run:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RunFileError(f"{meta_path}: unreadable: {exc}") from None
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
-        raise RunFileError(f"{meta_path}: not a portability run file (kind {meta.get('kind') if isinstance(meta, dict) else None!r}, expected {KIND!r})")
+        kind = meta.get("kind") if isinstance(meta, dict) else None
+        raise RunFileError(f"{meta_path}: not a portability run file (kind {kind!r}, expected {KIND!r})")
     if meta.get("schema") != SCHEMA_VERSION:
         raise RunFileError(f"{meta_path}: schema version {meta.get('schema')!r}; this version reads {SCHEMA_VERSION}")
     cases, skipped, problems = _read_cases(path / "cases.jsonl")

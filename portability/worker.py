@@ -23,7 +23,7 @@ import ml_dtypes
 import numpy as np
 
 from portability import backends, timing
-from portability.catalog import FRAMEWORKS, Kernel, Keep, find_kernel
+from portability.catalog import FRAMEWORKS, Keep, Kernel, find_kernel
 from portability.classify import first_line
 
 _NP_DTYPES: dict[str, Any] = {
@@ -307,7 +307,8 @@ class CaseRunner:
             try:
                 kernel.check(_unwrap(host, leaves), *ref_inputs.values())
             except AssertionError as exc:
-                return {"ok": False, "message": f"property check failed: {first_line(str(exc)) or 'assertion'}"}, "property"
+                message = f"property check failed: {first_line(str(exc)) or 'assertion'}"
+                return {"ok": False, "message": message}, "property"
             return {"ok": True, "message": ""}, "property"
         # The same API on the host CPU at the highest precision it accepts.
         for ref_dtype in _reference_dtypes(dtype):
@@ -323,8 +324,9 @@ class CaseRunner:
             if ref_dtype in ("float64", "complex128") and any(g in ("float32", "complex64") for g in got):
                 continue  # the framework narrowed the reference (JAX without x64): try the next
             ref_host = to_host(self.adapter, ref_leaves)
-            result = compare(host_leaves(canon(_unwrap(host, leaves))), host_leaves(canon(_unwrap(ref_host, ref_leaves))),
-                             rtol, atol)
+            result = compare(
+                host_leaves(canon(_unwrap(host, leaves))), host_leaves(canon(_unwrap(ref_host, ref_leaves))), rtol, atol
+            )
             return result, f"cpu-{ref_dtype}"
         return None, "unverified: no reference ran on the CPU"
 

@@ -51,7 +51,8 @@ REAL = [
 ]
 
 
-@pytest.mark.parametrize(("exc_type", "message", "expected"), REAL, ids=[f"{r[0]}-{r[2]}-{i}" for i, r in enumerate(REAL)])
+@pytest.mark.parametrize(("exc_type", "message", "expected"), REAL,
+                         ids=[f"{r[0]}-{r[2]}-{i}" for i, r in enumerate(REAL)])
 def test_real_messages(exc_type, message, expected):
     assert classify_exception(exc_type, message) == expected
 

@@ -49,8 +49,8 @@ class Adapter:
 
     def numerics(self) -> dict[str, Any]:
         return {
-            "jax_enable_x64": bool(jax.config.jax_enable_x64),
-            "jax_default_matmul_precision": jax.config.jax_default_matmul_precision,
+            "jax_enable_x64": bool(getattr(jax.config, "jax_enable_x64")),  # noqa: B009 - untyped flag
+            "jax_default_matmul_precision": getattr(jax.config, "jax_default_matmul_precision"),  # noqa: B009
         }
 
     def device(self, backend: str) -> Any:

@@ -94,7 +94,7 @@ class Adapter:
         for token, kind in (("device:GPU", "gpu"), ("device:TPU", "tpu"), ("device:CPU", "cpu")):
             if token in name:
                 return kind
-        return "cpu" if not name else name
+        return name or "cpu"
 
     def dtype_name(self, array: Any) -> str:
         return str(array.dtype.name)

@@ -52,7 +52,7 @@ class Adapter:
         return "unknown backend"
 
     def versions(self) -> dict[str, str]:
-        v = {"torch": torch.__version__}
+        v: dict[str, str] = {"torch": str(torch.__version__)}
         if torch.version.cuda:
             v["cuda"] = str(torch.version.cuda)
             if torch.backends.cudnn.is_available():
@@ -85,7 +85,7 @@ class Adapter:
 
     def placement(self, device: Any) -> AbstractContextManager[Any]:
         # torch.device is a context manager that sets the default device of factory functions.
-        return device  # type: ignore[no-any-return]
+        return device
 
     def to_device(self, array: np.ndarray, device: Any) -> Any:
         if array.dtype.name == "bfloat16":  # ml_dtypes.bfloat16: torch has no NumPy bridge for it

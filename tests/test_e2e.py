@@ -1,0 +1,107 @@
+"""End to end: the repository's starter catalog on the CPU for all three frameworks, run files checked.
+
+One real run (a few minutes on 2 cores) shared by the tests of this module.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from portability import storage
+from portability.backends import installed
+from portability.catalog import FRAMEWORKS
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED = {"id", "framework", "api", "category", "dtype", "variant", "backend", "outcome", "failure", "message",
+            "device_used", "check", "timing", "repro", "paper"}
+
+
+@pytest.fixture(scope="module")
+def cpu_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], storage.Run]:
+    if sorted(installed()) != sorted(FRAMEWORKS):
+        pytest.skip(f"the end-to-end run needs all three frameworks; installed: {installed()}")
+    out = tmp_path_factory.mktemp("e2e")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--backend=cpu", f"--results-dir={out}", "--timing-budget=0.05",
+         "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1500,
+    )
+    runs = storage.find_runs(out)
+    assert len(runs) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc, storage.read_run(runs[0])
+
+
+def test_run_completes_and_prints_the_summary(cpu_run):
+    proc, run = cpu_run
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]  # 1: some cases fail, which is the finding
+    text = proc.stdout
+    assert "portability summary (functions per framework and backend)" in text
+    for fw in FRAMEWORKS:
+        assert any(line.startswith(f"{fw} ") and " cpu " in line for line in text.splitlines()), fw
+    assert f"run written to {run.path}" in text
+    assert "slowdown n/a" in text  # a cpu run without --baseline has no slowdown verdicts, and says so
+
+
+def test_run_json_describes_machine_and_frameworks(cpu_run):
+    _, run = cpu_run
+    m = run.meta
+    assert m["schema"] == storage.SCHEMA_VERSION and m["status"] == storage.COMPLETE
+    assert m["started"] < m["ended"]
+    assert m["machine"]["cpu"] and m["machine"]["python"].startswith("3.")
+    assert m["machine"]["git"]["commit"]
+    assert set(m["frameworks"]) == set(FRAMEWORKS)
+    assert m["frameworks"]["torch"]["versions"]["torch"].startswith("2.")
+    assert m["frameworks"]["jax"]["visible"] == {"cpu": m["frameworks"]["jax"]["visible"]["cpu"]}
+    assert m["numerics"]["jax_enable_x64"] is False
+    assert m["cases"] == m["collected"] == len(run.cases)
+
+
+def test_every_case_has_a_complete_record(cpu_run):
+    _, run = cpu_run
+    ids = [c["id"] for c in run.cases]
+    assert len(ids) == len(set(ids))
+    for c in run.cases:
+        assert set(c) >= REQUIRED, c["id"]
+        assert c["backend"] == "cpu"
+        assert c["id"].startswith(f"kernels/{c['framework']}/") and f"::{c['api']}[{c['dtype']}" in c["id"]
+        if c["outcome"] == "pass":
+            assert c["device_used"] in ([], ["cpu"]), c["id"]
+            assert c["timing"]["rounds"] >= 5 and c["timing"]["first_call_s"] > 0
+            assert c["check"] in ("numpy", "property", "self", "cpu-float64", "cpu-float32"), (c["id"], c["check"])
+
+
+def test_catalog_size_and_paper_coverage(cpu_run):
+    _, run = cpu_run
+    functions: dict[str, set[str]] = defaultdict(set)
+    paper: dict[str, set[str]] = defaultdict(set)
+    for c in run.cases:
+        functions[c["framework"]].add(c["api"])
+        if c["paper"]:
+            paper[c["framework"]].add(c["api"])
+    for fw in FRAMEWORKS:
+        assert len(functions[fw]) >= 25, (fw, len(functions[fw]))
+        assert len(paper[fw]) >= 10, (fw, len(paper[fw]))
+
+
+def test_real_dtype_and_not_implemented_failures_and_no_harness_errors(cpu_run):
+    _, run = cpu_run
+    by_fw = defaultdict(Counter)
+    for c in run.cases:
+        by_fw[c["framework"]][c["outcome"]] += 1
+        assert not c["message"].startswith("harness error"), (c["id"], c["message"])
+    for fw in FRAMEWORKS:
+        assert by_fw[fw]["fail:dtype"] > 0, (fw, by_fw[fw])
+    assert sum(by_fw[fw]["fail:not_implemented"] for fw in FRAMEWORKS) > 0
+    cases = {c["id"]: c for c in run.cases}
+    # JAX without x64 returns float32 for float64 inputs: a silent downcast, judged by the dtype check
+    jax64 = [c for c in cases.values() if c["framework"] == "jax" and c["dtype"] == "float64"
+             and c["outcome"] == "fail:dtype"]
+    assert any("silently changed" in c["message"] for c in jax64)
+    # torch has no CPU Cholesky in half precision
+    chol = cases.get("kernels/torch/linalg.py::torch.linalg.cholesky[float16-cpu]")
+    assert chol and chol["outcome"] == "fail:not_implemented" and "not implemented for 'Half'" in chol["message"]
