@@ -69,6 +69,9 @@ class Kernel:
     Exactly how the output is checked: ``reference`` (a NumPy/SciPy function of the float64
     inputs), else ``check`` (a property check that raises ``AssertionError``, required for
     random functions), else the same API on the CPU in float64 (float32 where float64 is refused).
+    The output checked is the first call's; the timed rounds that follow call the same thunk
+    again, so an object with state (an optimizer) should reset it per call if every round is to
+    do the same work.
     """
 
     api: str

@@ -27,11 +27,15 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("dtype", r"low precision dtypes? not supported|unsupported dtype|dtype .{0,40}(is )?not supported"
                   r"|not supported for (the )?(dtype|type)|does not support (dtype|the dtype|\w*float|half|bfloat)"
                   r"|expected scalar type|is not in the list of allowed values"
-                  r"|(requires|only supports|expects|must be|must have) (a )?(floating|float|complex|integer|real)"
-                  r"[- ]?(point )?(dtype|type|input|tensor)"
+                  r"|(requires|only supports|expects|must be|must have) (either )?(a )?"
+                  r"(floating|float|complex|integer|real)[- ]?(point )?(dtype|type|input|tensor)"
                   r"|not supported for the input types|dtypes? .{0,40}not (implemented|available)"
                   r"|unsupported (element|data) ?type|type .{0,30}not supported|does not accept dtype"
-                  r"|input dtype must be|could not infer output dtype|to have the same dtype"),
+                  r"|input dtype must be|could not infer output dtype|to have the same dtype"
+                  r"|requires tf\.(b?float|complex|u?int)\d*|components have incorrect types"
+                  r"|does not support (matrices|tensors|inputs) of type|\bnot inexact\b|dtype=.{0,60} is not handled"
+                  r"|(doesn't|does not|only) handles? types? other than|must be (either )?(float|double)"
+                  r"|cannot be converted to type \S+ without overflow"),
         ("not_implemented", r"^(NotImplementedError|UnimplementedError|NotFoundError: Could not find device)\b"),
         ("not_implemented", r"not implemented for|could not find device for node|no registered .{0,80}opkernel"
                             r"|could not run '[^']+' with arguments from the|mlir translation rule .{0,80}not found"

@@ -24,6 +24,8 @@ class CaseFailure(Exception):
 class CatalogFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session: PortabilitySession = self.config.stash[SESSION_KEY]
+        if catalog.framework_of(self.path) not in session.settings.frameworks:
+            return
         kernels = catalog.load_kernels(self.path)
         for kernel in kernels:
             for case in catalog.cases(self.path, kernel, session.settings.backends, session.settings.dtypes):

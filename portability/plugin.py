@@ -6,6 +6,7 @@ A pytest run that collects no catalog file is left exactly as it was.
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "paper: a function sampled by Mince et al. 2023")
 
 
+def _python_plugin_collects(path: Path, parent: pytest.Collector) -> bool:
+    """Whether pytest's Python plugin will also want this file (named on the command line, or
+    matching ``python_files``): then it asks ``pytest_pycollect_makemodule`` below instead."""
+    if parent.session.isinitpath(path):
+        return True
+    return any(fnmatch.fnmatch(path.name, pattern) for pattern in parent.config.getini("python_files"))
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    framework = catalog.framework_of(file_path)
-    if framework is None:
-        return None
-    session: PortabilitySession = parent.config.stash[SESSION_KEY]
-    if framework not in session.settings.frameworks:
+    if catalog.framework_of(file_path) is None or _python_plugin_collects(file_path, parent):
         return None
     collector: CatalogFile = CatalogFile.from_parent(parent, path=file_path)
+    return collector
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A catalog file named on the command line is still a catalog file, never imported as a test
+    module: that import would put ``kernels/<fw>`` on ``sys.path``, which spawned workers inherit,
+    and a catalog file named like a standard module (``random.py``) would shadow it there."""
+    if catalog.framework_of(module_path) is None:
+        return None
+    collector: CatalogFile = CatalogFile.from_parent(parent, path=module_path)
     return collector
 
 

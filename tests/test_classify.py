@@ -45,6 +45,18 @@ REAL = [
                              " enable_soft_placement=0. Supported device types [CPU].", "not_implemented"),
     ("InvalidArgumentError", "{{function_node __wrapped____MklMatMul_device_/job:localhost/replica:0/task:0/device:"
                              "CPU:0}} Matrix size-incompatible: In[0]: [2,3], In[1]: [2,3] [Op:MatMul] name:", "error"),
+    ("ValueError", "RFFT requires tf.float32 or tf.float64 inputs, got: tf.Tensor(", "dtype"),
+    ("TypeError", "The `real` and `imag` components have incorrect types: float16 float16. They must be consistent,"
+                  " and one of [tf.float32, tf.float64]", "dtype"),
+    ("ValueError", "tf.linalg.expm does not support matrices of type <dtype: 'bfloat16'>", "dtype"),
+    ("ValueError", "data type <class 'ml_dtypes.bfloat16'> not inexact", "dtype"),  # tf.random.gamma
+    ("TypeError", "x.dtype=<dtype: 'float16'> is not handled, see docstring for supported types.", "dtype"),
+    ("RuntimeError", "This function doesn't handle types other than float and double", "dtype"),  # matrix_rank
+    ("RuntimeError", "quantile() input tensor must be either float or double dtype", "dtype"),
+    ("RuntimeError", "value cannot be converted to type c10::Half without overflow", "dtype"),  # LBFGS float16
+    # a TensorFlow bug (tf.linalg.eig in float16): stays an error
+    ("UnboundLocalError", "cannot access local variable 'out_dtype' where it is not associated with a value",
+     "error"),
     # plain Python
     ("MemoryError", "", "oom"),
     ("ValueError", "operands could not be broadcast together", "error"),

@@ -45,3 +45,46 @@ def test_summary_counts_functions_and_prints_denominators():
     assert "dtype 2" in text
     assert "slowdown n/a: no timing reference for torch/cpu" in text
     assert "torch/gpu" not in text.split("slowdown n/a")[1]  # the gpu row had a reference
+
+
+def test_unavailable_error_names_what_each_framework_sees():
+    from portability.session import unavailable_error
+
+    infos = {
+        "torch": {"visible": {"cpu": "cpu", "gpu": "cuda:0 H100"}, "reasons": {"tpu": "torch_xla is not installed"}},
+        "jax": {"visible": {"cpu": "cpu:0"}, "reasons": {"gpu": "Unknown backend: 'gpu'", "tpu": "no libtpu"}},
+    }
+    assert unavailable_error(("cpu", "gpu"), infos) is None  # gpu is visible to torch: jax's gpu cases are skipped
+    msg = unavailable_error(("cpu", "tpu"), infos)
+    assert msg == ("backend 'tpu' is not available on this machine: torch sees cpu, gpu; jax sees cpu "
+                   "(torch: torch_xla is not installed; jax: no libtpu)")
+
+
+def test_a_backend_one_framework_cannot_see_is_unavailable_not_a_failure(tmp_path):
+    """On a machine where torch sees a GPU but TensorFlow does not, TF's gpu cases are `unavailable`."""
+    from types import SimpleNamespace
+
+    from portability import storage
+    from portability.catalog import Case, Kernel
+    from portability.options import settings
+    from portability.session import PortabilitySession
+
+    opts = {"backend": "cpu,gpu", "framework": None, "dtype": None, "baseline": None, "slowdown_threshold": 1.5,
+            "case_timeout": 10, "timing_budget": 0.1, "results_dir": str(tmp_path)}
+    session = PortabilitySession(None, settings(opts.get, ["tensorflow"]))  # type: ignore[arg-type]
+    session.writer = storage.RunWriter(tmp_path, {})
+
+    class NoPool:
+        def run(self, *args):
+            raise AssertionError("an unavailable case must not be sent to a worker")
+
+    session.pool = NoPool()  # type: ignore[assignment]
+    session.infos = {"tensorflow": {"visible": {"cpu": "/CPU:0"}, "reasons": {"gpu": "a CPU-only build"}}}
+    kernel = Kernel("tf.abs", "elementwise", lambda rng: {})
+    case = Case("kernels/tensorflow/x.py", "tensorflow", "tf.abs", "float32", "default", "gpu")
+    item = SimpleNamespace(case=case, kernel=kernel, nodeid="kernels/tensorflow/x.py::tf.abs[float32-gpu]")
+    record = session.execute(item)  # type: ignore[arg-type]
+    assert record["outcome"] == "unavailable"
+    assert record["message"] == "cannot see gpu: a CPU-only build"
+    session.writer.close(storage.COMPLETE)
+    assert storage.read_run(session.writer.dir).cases[0]["outcome"] == "unavailable"

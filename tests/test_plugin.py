@@ -249,3 +249,17 @@ def test_framework_errors_are_data(pytester: pytest.Pytester) -> None:
     assert case["message"] == "RuntimeError: <script>alert(1)</script> not implemented for 'Half'"
     line = (run.path / "cases.jsonl").read_text().splitlines()[0]
     assert json.loads(line)["id"] == "kernels/torch/raises.py::torch.abs[float32-cpu]"
+
+
+def test_catalog_file_named_like_a_stdlib_module_runs_when_named_on_the_command_line(pytester: pytest.Pytester):
+    """Regression: pytest imported explicitly named files as test modules, putting kernels/<fw> on
+    sys.path, where kernels/torch/random.py shadowed `random` in the spawned worker."""
+    write_kernels(pytester, "torch", "random", """
+        import numpy as np
+        from portability.builders import normal
+        from portability.catalog import Kernel
+        KERNELS = [Kernel("torch.abs", "elementwise", normal(4), reference=np.abs)]
+    """)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--results-dir=out", *FAST, "kernels/torch/random.py")
+    result.assert_outcomes(passed=1)
+    assert not [ln for ln in result.stdout.lines if "Module" in ln]

@@ -90,7 +90,8 @@ class Adapter:
     def to_device(self, array: np.ndarray, device: Any) -> Any:
         if array.dtype.name == "bfloat16":  # ml_dtypes.bfloat16: torch has no NumPy bridge for it
             return torch.from_numpy(array.astype(np.float32)).to(device=device, dtype=torch.bfloat16)
-        return torch.from_numpy(np.ascontiguousarray(array)).to(device)
+        # ascontiguousarray makes 0-d arrays 1-d: keep the shape
+        return torch.from_numpy(np.ascontiguousarray(array).reshape(array.shape)).to(device)
 
     def is_array(self, value: Any) -> bool:
         return isinstance(value, torch.Tensor)
