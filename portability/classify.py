@@ -33,7 +33,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"|unsupported (element|data) ?type|type .{0,30}not supported|does not accept dtype"
                   r"|input dtype must be|could not infer output dtype|to have the same dtype"
                   r"|requires tf\.(b?float|complex|u?int)\d*|components have incorrect types"
-                  r"|does not support (matrices|tensors|inputs) of type|\bnot inexact\b|dtype=.{0,60} is not handled"
+                  r"|does not support (matrices|tensors|inputs) of type|\bnot inexact\b"
+                  r"|dtype=.{0,60} is not (handled|supported)|only .{0,40}inputs are supported"
                   r"|(doesn't|does not|only) handles? types? other than|must be (either )?(float|double)"
                   r"|cannot be converted to type \S+ without overflow"),
         ("not_implemented", r"^(NotImplementedError|UnimplementedError|NotFoundError: Could not find device)\b"),

@@ -54,6 +54,9 @@ REAL = [
     ("RuntimeError", "This function doesn't handle types other than float and double", "dtype"),  # matrix_rank
     ("RuntimeError", "quantile() input tensor must be either float or double dtype", "dtype"),
     ("RuntimeError", "value cannot be converted to type c10::Half without overflow", "dtype"),  # LBFGS float16
+    ("TypeError", "x.dtype=float16 is not supported, see docstring for supported types.", "dtype"),  # jax ndtr
+    ("ValueError", "Only float32 and float64 inputs are supported as inputs to "
+                   "jax.scipy.linalg.eigh_tridiagonal", "dtype"),
     # a TensorFlow bug (tf.linalg.eig in float16): stays an error
     ("UnboundLocalError", "cannot access local variable 'out_dtype' where it is not associated with a value",
      "error"),

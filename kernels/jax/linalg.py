@@ -58,15 +58,15 @@ def _contractions(path_and_report):
 
 
 def _conv_inputs(rng):
-    return {"x": rng.standard_normal(16384), "k": rng.standard_normal(63)}
+    return {"x": rng.standard_normal(4096), "k": rng.standard_normal(63)}
 
 
 def _conv2d_inputs(rng):
-    return {"x": rng.standard_normal((128, 128)), "k": rng.standard_normal((7, 7))}
+    return {"x": rng.standard_normal((64, 64)), "k": rng.standard_normal((7, 7))}
 
 
 def _solve_inputs(rng):
-    return {"a": rng.standard_normal((128, 128)) + 128 * np.eye(128), "b": rng.standard_normal((128, 16))}
+    return {"a": rng.standard_normal((64, 64)) + 64 * np.eye(64), "b": rng.standard_normal((64, 16))}
 
 
 KERNELS = [
@@ -85,7 +85,7 @@ KERNELS = [
     Kernel("jax.numpy.linalg.solve", "linalg", _solve_inputs, dtypes=FLOATS, reference=np.linalg.solve),
     Kernel("jax.numpy.linalg.det", "linalg", _near_identity(32, batch=16), dtypes=FLOATS,
            reference=np.linalg.det),
-    Kernel("jax.numpy.linalg.eigh", "linalg", spd(128), dtypes=FLOATS, reference=np.linalg.eigh,
+    Kernel("jax.numpy.linalg.eigh", "linalg", spd(64), dtypes=FLOATS, reference=np.linalg.eigh,
            canonical=_eigh_canonical),
     Kernel("jax.numpy.linalg.qr", "linalg", normal(128, 64, name="a"), dtypes=FLOATS, reference=np.linalg.qr,
            canonical=_qr_canonical),
@@ -98,14 +98,16 @@ KERNELS = [
     # einsum_path works on shapes only, on the host: the contraction order must match NumPy's.
     Kernel("jax.numpy.einsum_path", "linalg",
            lambda rng: {"a": rng.standard_normal((64, 8)), "b": rng.standard_normal((8, 256)),
-                        "c": rng.standard_normal((256, 4))},
-           dtypes=("float32",), call=lambda c, a, b, d: _contractions(c.fn("ij,jk,kl->il", a, b, d, optimize="optimal")),
+                        "d": rng.standard_normal((256, 4))},
+           dtypes=("float32",),
+           call=lambda c, a, b, d: _contractions(c.fn("ij,jk,kl->il", a, b, d, optimize="optimal")),
            reference=lambda a, b, d: _contractions(np.einsum_path("ij,jk,kl->il", a, b, d, optimize="optimal")),
            out_dtype=None, **paper(40, 4)),
     Kernel("jax.numpy.convolve", "linalg", _conv_inputs, dtypes=FLOATS, call=lambda c, x, k: c.fn(x, k, mode="same"),
            reference=lambda x, k: np.convolve(x, k, mode="same"),
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}, **paper(30, 3)),
     Kernel("jax.scipy.signal.convolve2d", "linalg", _conv2d_inputs, dtypes=FLOATS,
-           call=lambda c, x, k: c.fn(x, k, mode="full"), reference=lambda x, k: scipy.signal.convolve2d(x, k, mode="full"),
+           call=lambda c, x, k: c.fn(x, k, mode="full"),
+           reference=lambda x, k: scipy.signal.convolve2d(x, k, mode="full"),
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}, **paper(50, 7)),
 ]

@@ -1,4 +1,4 @@
-"""jax.numpy reductions: sum, mean, max, prod, var, average, all, argmax, cumsum."""
+"""jax.numpy reductions and selections: sum, mean, max, prod, var, average, all, argmax, partition, cumsum."""
 
 import numpy as np
 
@@ -28,16 +28,25 @@ def _all_inputs(rng):
     return {"x": Keep(m)}
 
 
+KTH = 100
+
+
+def _partitioned(out):
+    """What partition guarantees: the kth element, and the sets (not orders) on either side of it."""
+    out = np.asarray(out)
+    return [out[:, KTH], np.sort(out[:, :KTH], axis=1), np.sort(out[:, KTH + 1:], axis=1)]
+
+
 KERNELS = [
     Kernel("jax.numpy.sum", "reduction", integers(256, 1024, low=-8, high=8),
-           dtypes=(*FLOATS, "complex64", "int32", "int64", "int8"),
+           dtypes=(*FLOATS, "complex64", "int32", "int64"),
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.sum(x, axis=-1),
            out_dtype={**same(*FLOATS, "int32", "int64"), "complex64": "complex64"}, **paper(100, 1110)),
     Kernel("jax.numpy.mean", "reduction", normal(256, 1024), dtypes=(*FLOATS, "complex64"),
            call=lambda c, x: c.fn(x, axis=0), reference=lambda x: np.mean(x, axis=0), **paper(100, 529)),
-    Kernel("jax.numpy.max", "reduction", normal(256, 1024), dtypes=(*FLOATS, "int32", "int8", "uint8"),
+    Kernel("jax.numpy.max", "reduction", normal(256, 1024), dtypes=(*FLOATS, "int32", "uint8"),
            call=lambda c, x: c.fn(x, axis=1, keepdims=True), reference=lambda x: np.max(x, axis=1, keepdims=True),
-           out_dtype=same(*FLOATS, "int32", "int8", "uint8"), **paper(100, 578)),
+           out_dtype=same(*FLOATS, "int32", "uint8"), **paper(100, 578)),
     Kernel("jax.numpy.prod", "reduction", uniform(1024, 16, low=0.5, high=1.5), dtypes=(*FLOATS, "complex64"),
            call=lambda c, x: c.fn(x, axis=1), reference=lambda x: np.prod(x, axis=1), **paper(90, 115)),
     Kernel("jax.numpy.var", "reduction", normal(256, 1024, scale=3.0), dtypes=(*FLOATS, "complex64"),
@@ -50,11 +59,12 @@ KERNELS = [
     Kernel("jax.numpy.all", "reduction", _all_inputs, dtypes=("bool",),
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.all(x, axis=-1), out_dtype="bool",
            **paper(100, 2197)),
-    Kernel("jax.numpy.argmax", "reduction", normal(512, 512), dtypes=(*FLOATS, "int32"),
+    Kernel("jax.numpy.argmax", "reduction", normal(256, 256), dtypes=(*FLOATS, "int32"),
            call=lambda c, x: c.fn(x, axis=1), reference=lambda x: np.argmax(x, axis=1), out_dtype=None),
-    Kernel("jax.numpy.cumsum", "reduction", normal(256, 1024), dtypes=(*FLOATS, "int32"),
+    Kernel("jax.numpy.partition", "reduction", normal(128, 512), dtypes=(*FLOATS, "int32", "complex64"),
+           call=lambda c, x: c.fn(x, KTH, axis=1), reference=lambda x: np.partition(x, KTH, axis=1),
+           canonical=_partitioned, out_dtype={**same(*FLOATS, "int32"), "complex64": "complex64"}),
+    Kernel("jax.numpy.cumsum", "reduction", normal(64, 1024), dtypes=(*FLOATS, "int32"),
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.cumsum(x, axis=-1),
            out_dtype=same(*FLOATS, "int32")),
-    Kernel("jax.numpy.std", "reduction", normal(256, 1024, scale=3.0), dtypes=FLOATS,
-           call=lambda c, x: c.fn(x, axis=-1, ddof=1), reference=lambda x: np.std(x, axis=-1, ddof=1)),
 ]

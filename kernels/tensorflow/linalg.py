@@ -1,14 +1,114 @@
-"""tf.linalg and matrix products."""
+"""tf.linalg and matrix products.
+
+TensorFlow registers most decompositions/solvers for float, double, half and complex on the CPU
+in the op definition, but only ships CPU kernels for float/double/complex: float16 then fails
+with "Could not find device for node" and bfloat16 is refused by the op's type list.
+"""
 
 import numpy as np
+import scipy.linalg
 
-from portability.builders import matmul, well_conditioned
+from portability.builders import matmul, spd, well_conditioned
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
+
+
+def _svd_canonical(out):
+    """(singular values, U diag(s) V^T) from TF's [s, u, v]; the reference is already a tuple."""
+    if isinstance(out, tuple):
+        return out
+    s, u, v = (np.asarray(o, dtype=np.float64) for o in out)
+    return s, (u * s[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def _eigh_canonical(out):
+    """(eigenvalues, V diag(e) V^T) from TF's [e, v]; the reference is already a tuple."""
+    if isinstance(out, tuple):
+        return out
+    e, v = (np.asarray(o, dtype=np.float64) for o in out)
+    return e, (v * e[..., None, :]) @ np.swapaxes(v, -1, -2)
+
+
+def _qr_canonical(out):
+    """(Q R, |diag R|): the factorisation is unique up to the signs of R's diagonal."""
+    if isinstance(out, tuple):
+        return out
+    q, r = (np.asarray(o, dtype=np.float64) for o in out)
+    return q @ r, np.abs(np.diagonal(r, axis1=-2, axis2=-1))
+
+
+def _qr_reference(a):
+    r = np.linalg.qr(a, mode="reduced")[1]
+    return a, np.abs(np.diagonal(r, axis1=-2, axis2=-1))
+
+
+def _real_spectrum(n):
+    """S diag(1..n) S^-1 with a well-conditioned S: a general matrix with real, distinct eigenvalues."""
+
+    def build(rng):
+        s = rng.standard_normal((n, n)) + 2 * np.sqrt(n) * np.eye(n)
+        return {"a": s @ np.diag(np.arange(1.0, n + 1)) @ np.linalg.inv(s)}
+
+    return build
+
+
+def _eig_canonical(out):
+    w = out[0] if isinstance(out, list) else out
+    return np.sort(np.real(np.asarray(w)))
+
+
+def _lower_triangular(n, k):
+    def build(rng):
+        return {"a": np.tril(rng.standard_normal((n, n))) + n * np.eye(n), "b": rng.standard_normal((n, k))}
+
+    return build
+
+
+def _set_diag_inputs(rng):
+    return {"x": rng.integers(-3, 4, (8, 128, 128)).astype(np.float64),
+            "diag": rng.integers(-3, 4, (8, 128)).astype(np.float64)}
+
+
+def _set_diag_ref(x, diag):
+    out = np.array(x, copy=True)
+    i = np.arange(x.shape[-1])
+    out[..., i, i] = diag
+    return out
+
+
+def _solve_inputs(rng):
+    n = 256
+    return {"a": rng.standard_normal((n, n)) + n * np.eye(n), "b": rng.standard_normal((n, 16))}
+
 
 KERNELS = [
     Kernel("tf.linalg.matmul", "linalg", matmul(256, 256, 256), dtypes=FLOATS, reference=np.matmul,
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
     Kernel("tf.linalg.inv", "linalg", well_conditioned(64), dtypes=FLOATS, reference=np.linalg.inv),
+    Kernel("tf.linalg.svd", "linalg", lambda rng: {"a": rng.standard_normal((128, 96))}, dtypes=FLOATS,
+           reference=lambda a: (np.linalg.svd(a, compute_uv=False), a), canonical=_svd_canonical,
+           tags=("paper",), decile=70, frequency=22,
+           note="checked as (singular values, U diag(s) V^T): singular vectors are unique only up to sign"),
+    Kernel("tf.linalg.cholesky", "linalg", spd(256), dtypes=FLOATS, reference=np.linalg.cholesky),
+    Kernel("tf.linalg.solve", "linalg", _solve_inputs, dtypes=FLOATS, reference=np.linalg.solve),
+    Kernel("tf.linalg.triangular_solve", "linalg", _lower_triangular(256, 16), dtypes=FLOATS,
+           reference=lambda a, b: scipy.linalg.solve_triangular(a, b, lower=True)),
+    Kernel("tf.linalg.eigh", "linalg", spd(128), dtypes=FLOATS,
+           reference=lambda a: (np.linalg.eigvalsh(a), a), canonical=_eigh_canonical,
+           note="checked as (eigenvalues, V diag(e) V^T): eigenvectors are unique only up to sign"),
+    Kernel("tf.linalg.eig", "linalg", _real_spectrum(32), dtypes=FLOATS,
+           out_dtype={"float32": "complex64", "float64": "complex128", "float16": "complex64", "bfloat16": "complex64"},
+           reference=np.linalg.eigvals, canonical=_eig_canonical,
+           note="complex eigenvalues of a matrix with real spectrum 1..32, compared sorted by real part"),
+    Kernel("tf.linalg.qr", "linalg", lambda rng: {"a": rng.standard_normal((128, 96))}, dtypes=FLOATS,
+           reference=_qr_reference, canonical=_qr_canonical, tol={"float16": (2e-2, 5e-3)},
+           note="checked as (Q R, |diag R|): R's diagonal signs are not unique; float16 Householder QR's "
+                "backward error grows with n*eps*|A| (96 reflections), hence the matmul-like float16 tolerance"),
+    Kernel("tf.linalg.det", "linalg", well_conditioned(16), dtypes=FLOATS, reference=np.linalg.det),
+    Kernel("tf.linalg.expm", "linalg", lambda rng: {"a": rng.standard_normal((64, 64)) * 0.1}, dtypes=FLOATS,
+           reference=scipy.linalg.expm),
+    Kernel("tf.linalg.set_diag", "linalg", _set_diag_inputs,
+           dtypes=("float32", "float64", "float16", "bfloat16", "int32", "int64", "bool"),
+           reference=_set_diag_ref, tags=("paper",), decile=20, frequency=2),
 ]

@@ -73,6 +73,8 @@ class Adapter:
         return str(array.dtype)
 
     def to_numpy(self, array: Any) -> np.ndarray:
+        if jax.dtypes.issubdtype(array.dtype, jax.dtypes.prng_key):
+            array = jax.random.key_data(array)  # typed keys have no NumPy form; their data does
         out = np.asarray(jax.device_get(array))
         return out.astype(np.float32) if out.dtype.name == "bfloat16" else out
 

@@ -1,0 +1,33 @@
+"""tf.signal: FFTs and cosine transforms.
+
+TensorFlow's FFT ops take complex64/complex128 (rfft: float32/float64) only; float16 and
+bfloat16 inputs are refused in Python before any kernel runs.
+"""
+
+import numpy as np
+import scipy.fft
+
+from portability.builders import normal
+from portability.catalog import Kernel
+
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+COMPLEX_OF = {"float32": "complex64", "float64": "complex128", "float16": "complex64", "bfloat16": "complex64"}
+
+
+def _complex_signal(rng):
+    shape = (256, 512)
+    return {"x": rng.standard_normal(shape) + 1j * rng.standard_normal(shape)}
+
+
+KERNELS = [
+    Kernel("tf.signal.fft", "fft", _complex_signal, dtypes=("complex64", "complex128"),
+           reference=lambda x: np.fft.fft(x, axis=-1)),
+    Kernel("tf.signal.rfft", "fft", normal(256, 512), dtypes=FLOATS, out_dtype=COMPLEX_OF,
+           reference=lambda x: np.fft.rfft(x, axis=-1)),
+    Kernel("tf.signal.irfft", "fft", lambda rng: {"x": np.fft.rfft(rng.standard_normal((256, 512)), axis=-1)},
+           dtypes=("complex64", "complex128"), out_dtype={"complex64": "float32", "complex128": "float64"},
+           reference=lambda x: np.fft.irfft(x, n=512, axis=-1)),
+    # idct(type=2, norm=None) is TF's unnormalised DCT-III, as scipy.fft.dct(type=3).
+    Kernel("tf.signal.idct", "fft", normal(256, 512), dtypes=FLOATS,
+           reference=lambda x: scipy.fft.dct(x, type=3, axis=-1), tags=("paper",), decile=20, frequency=2),
+]

@@ -1,0 +1,37 @@
+"""tf.math special functions (gamma family, error functions, Bessel functions)."""
+
+import scipy.special
+
+from portability.builders import normal, positive, uniform
+from portability.catalog import Kernel
+
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+N = (256, 256)
+
+
+def _two_positive(lo_a, hi_a, lo_x, hi_x, names=("a", "x")):
+    def build(rng):
+        return {names[0]: rng.uniform(lo_a, hi_a, N), names[1]: rng.uniform(lo_x, hi_x, N)}
+
+    return build
+
+
+def _betainc_inputs(rng):
+    return {"a": rng.uniform(0.5, 5.0, N), "b": rng.uniform(0.5, 5.0, N), "x": rng.uniform(0.0, 1.0, N)}
+
+
+KERNELS = [
+    Kernel("tf.math.igammac", "special", _two_positive(0.5, 5.0, 0.1, 6.0), dtypes=FLOATS,
+           reference=scipy.special.gammaincc, tags=("paper",), decile=10, frequency=1),
+    Kernel("tf.math.lgamma", "special", positive(*N, low=0.1, high=10.0), dtypes=FLOATS,
+           reference=scipy.special.gammaln),
+    Kernel("tf.math.digamma", "special", positive(*N, low=0.1, high=10.0), dtypes=FLOATS,
+           reference=scipy.special.digamma),
+    Kernel("tf.math.erf", "special", normal(*N, scale=1.5), dtypes=FLOATS, reference=scipy.special.erf),
+    Kernel("tf.math.erfinv", "special", uniform(*N, low=-0.99, high=0.99), dtypes=FLOATS,
+           reference=scipy.special.erfinv),
+    Kernel("tf.math.betainc", "special", _betainc_inputs, dtypes=FLOATS, reference=scipy.special.betainc),
+    Kernel("tf.math.special.bessel_j0", "special", uniform(*N, low=0.0, high=20.0), dtypes=FLOATS,
+           reference=scipy.special.j0),
+    Kernel("tf.math.bessel_i0e", "special", normal(*N, scale=3.0), dtypes=FLOATS, reference=scipy.special.i0e),
+]

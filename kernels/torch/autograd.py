@@ -1,0 +1,43 @@
+"""Automatic differentiation: torch.autograd and torch.func transforms, against analytic derivatives."""
+
+import numpy as np
+
+from portability.builders import normal, pair
+from portability.catalog import Kernel
+
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+
+
+def _f(fw):
+    return lambda t: fw.sin(t) * t
+
+
+def _jvp_inputs(rng):
+    return {"x": rng.uniform(-3, 3, (256, 256)), "v": rng.standard_normal((256, 256))}
+
+
+def _jvp_ref(x, v):
+    return np.sin(x) * x, (np.cos(x) * x + np.sin(x)) * v
+
+
+def _grad_setup(c, x):
+    xr = x.detach().clone().requires_grad_(True)
+
+    def run():
+        y = (c.fw.tanh(xr) ** 2).sum()
+        return c.fn(y, xr)[0]
+
+    return run
+
+
+KERNELS = [
+    # From the paper's sample.
+    Kernel("torch.autograd.functional.jvp", "autodiff", _jvp_inputs, dtypes=FLOATS,
+           call=lambda c, x, v: c.fn(_f(c.fw), x, v), reference=_jvp_ref, tags=("paper",), decile=30, frequency=3),
+    # Common entry points.
+    Kernel("torch.autograd.grad", "autodiff", normal(256, 256), dtypes=FLOATS, setup=_grad_setup,
+           reference=lambda x: 2 * np.tanh(x) * (1 - np.tanh(x) ** 2)),
+    Kernel("torch.func.vmap", "autodiff", pair(512, 256), dtypes=FLOATS,
+           call=lambda c, x, y: c.fn(c.fw.dot)(x, y), reference=lambda x, y: np.einsum("ij,ij->i", x, y),
+           tol={"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}),
+]

@@ -1,0 +1,28 @@
+"""torch.fft: pocketfft on the CPU, which has no float16/bfloat16 path (cuFFT has float16)."""
+
+import numpy as np
+
+from portability.builders import normal
+from portability.catalog import Kernel
+
+REAL = ("float32", "float64", "float16", "bfloat16")
+#: Real input -> complex spectrum of the matching precision.
+TO_COMPLEX = {"float32": "complex64", "float64": "complex128", "float16": "complex32",
+              "complex64": "complex64", "complex128": "complex128"}
+FFT_TOL = {"float32": (1e-4, 2e-5), "complex64": (1e-4, 2e-5)}
+
+
+def _spectrum(rng):
+    return {"x": rng.standard_normal((64, 513)) + 1j * rng.standard_normal((64, 513))}
+
+
+KERNELS = [
+    Kernel("torch.fft.fft", "fft", normal(64, 1024), dtypes=(*REAL, "complex64", "complex128"),
+           reference=np.fft.fft, out_dtype=TO_COMPLEX, tol=FFT_TOL),
+    Kernel("torch.fft.rfft", "fft", normal(64, 1024), dtypes=REAL, reference=np.fft.rfft,
+           out_dtype=TO_COMPLEX, tol=FFT_TOL),
+    Kernel("torch.fft.irfft", "fft", _spectrum, dtypes=("complex64", "complex128"),
+           reference=np.fft.irfft, out_dtype={"complex64": "float32", "complex128": "float64"}, tol=FFT_TOL),
+    Kernel("torch.fft.fft2", "fft", normal(16, 128, 128), dtypes=(*REAL, "complex64"),
+           reference=np.fft.fft2, out_dtype=TO_COMPLEX, tol=FFT_TOL),
+]
