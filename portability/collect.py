@@ -28,6 +28,10 @@ class CatalogFile(pytest.File):
             return
         kernels = catalog.load_kernels(self.path)
         for kernel in kernels:
+            # One entry per API across the catalog: the API names the function in every summary.
+            first = session.apis.setdefault(kernel.api, str(self.path))
+            if first != str(self.path):
+                raise catalog.CatalogError(f"{self.path}: entry {kernel.api!r} is already defined in {first}")
             for case in catalog.cases(self.path, kernel, session.settings.backends, session.settings.dtypes):
                 yield CaseItem.from_parent(self, name=f"{kernel.api}[{case.param}]", case=case, kernel=kernel)
 

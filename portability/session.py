@@ -99,6 +99,7 @@ class PortabilitySession:
         self.infos: dict[str, dict[str, Any]] = {}
         self.records: list[dict[str, Any]] = []
         self.baseline: dict[str, dict[str, Any]] = {}
+        self.apis: dict[str, str] = {}  # qualified API -> the catalog file that defines it
         self.started = time.monotonic()
 
     def start(self, items: list[CaseItem]) -> None:

@@ -78,6 +78,19 @@ def test_malformed_entry_fails_collection_naming_it(pytester: pytest.Pytester) -
                                  "'arithmetic'; valid: creation, *"])
 
 
+def test_an_api_defined_in_two_catalog_files_is_an_error(pytester: pytest.Pytester) -> None:
+    body = """
+        from portability.builders import normal
+        from portability.catalog import Kernel
+        KERNELS = [Kernel("torch.abs", "elementwise", normal(4))]
+    """
+    write_kernels(pytester, "torch", "a", body)
+    write_kernels(pytester, "torch", "b", body)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--collect-only", "kernels")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*b.py: entry 'torch.abs' is already defined in *a.py*"])
+
+
 def test_catalog_file_without_kernels_list_is_an_error(pytester: pytest.Pytester) -> None:
     write_kernels(pytester, "torch", "nolist", "KERNELS = None\n")
     result = pytester.runpytest_subprocess("--backend=cpu", "kernels")
