@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from portability import backends, catalog, options, summary
+from portability import backends, catalog, options, parallel, summary
 from portability.collect import SESSION_KEY, CaseItem, CatalogFile
-from portability.session import PortabilitySession
+from portability.session import COLLECTED_KEY, PortabilitySession
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,9 +26,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = options.settings(config.getoption, backends.installed())
+        workers = config.getoption("numprocesses", None) if not hasattr(config, "workerinput") else None
+        plan = parallel.plan(settings.backends, int(workers)) if workers else None
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[SESSION_KEY] = PortabilitySession(config, settings)
+    state = PortabilitySession(config, settings)
+    state.parallel = plan
+    config.stash[SESSION_KEY] = state
+    if state.workerinput is not None:
+        parallel.pin(state.workerinput)
     for fw in catalog.FRAMEWORKS:
         config.addinivalue_line("markers", f"{fw}: a catalog case of {fw}")
     config.addinivalue_line("markers", "paper: a function sampled by Mince et al. 2023")
@@ -69,9 +75,31 @@ def pytest_runtestloop(session: pytest.Session) -> None:
     items = _case_items(session)
     if not items or session.config.option.collectonly:
         return
-    if hasattr(session.config, "workerinput"):
-        raise pytest.UsageError("parallel catalog runs (-n) are not supported yet; run without -n")
     session.config.stash[SESSION_KEY].start(items)
+
+
+# pytest-xdist (``pytest -n N``): the controller makes one run directory, each worker appends to it.
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    state: PortabilitySession = node.config.stash[SESSION_KEY]
+    assert state.parallel is not None
+    node.workerinput["portability_run_dir"] = str(state.open_for_workers(state.parallel))
+    devices = state.parallel.get("devices")
+    if devices:
+        index = int(str(node.workerinput["workerid"]).removeprefix("gw"))
+        node.workerinput["portability_device"] = devices[index]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    node.config.stash[COLLECTED_KEY] = len(ids)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    output = getattr(node, "workeroutput", {}).get("portability")
+    if output:
+        node.config.stash[SESSION_KEY].node_outputs.append(output)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -59,8 +59,9 @@ def crash_message(exitcode: int | None, log_tail: Iterable[str]) -> str:
 
 
 class Pool:
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, prefix: str = "") -> None:
         self.log_dir = log_dir
+        self.prefix = prefix
         self.workers: dict[str, Worker] = {}
         self.started = 0
         self.startup_s: list[float] = []
@@ -68,7 +69,7 @@ class Pool:
 
     def _spawn(self, framework: str) -> Worker:
         self.started += 1
-        log_path = self.log_dir / f"worker-{framework}-{self.started}.log"
+        log_path = self.log_dir / f"worker-{self.prefix}{framework}-{self.started}.log"
         parent_conn, child_conn = self._ctx.Pipe()
         process = self._ctx.Process(
             target=worker.main,

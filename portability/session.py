@@ -90,17 +90,58 @@ def judge_slowdown(
     return verdict, ratio
 
 
+def _frameworks_meta(infos: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    keys = ("versions", "visible", "reasons", "numerics", "import_s")
+    return {fw: {k: info[k] for k in keys} for fw, info in infos.items()}
+
+
 class PortabilitySession:
+    """The state of one catalog run in this process.
+
+    Three roles: a plain run (this process runs the cases and owns the run directory); under
+    ``pytest -n`` the controller (owns ``run.json``, runs nothing) and each xdist worker (runs
+    cases with its own framework workers and appends them to the controller's ``cases.jsonl``).
+    """
+
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
         self.pool: Pool | None = None
         self.writer: storage.RunWriter | None = None
+        self.cases: storage.CaseLog | None = None
         self.infos: dict[str, dict[str, Any]] = {}
         self.records: list[dict[str, Any]] = []
         self.baseline: dict[str, dict[str, Any]] = {}
         self.apis: dict[str, str] = {}  # qualified API -> the catalog file that defines it
+        self.node_outputs: list[dict[str, Any]] = []
+        self.parallel: dict[str, Any] | None = None  # the -n plan, in the controller
         self.started = time.monotonic()
+        workerinput = getattr(config, "workerinput", None) if config is not None else None
+        self.workerinput: dict[str, Any] | None = workerinput
+        self.worker_id: str | None = workerinput["workerid"] if workerinput else None
+
+    def _meta(self, collected: int | None, parallel: dict[str, Any] | None) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "command": sys.argv,
+            "options": {
+                "backends": list(s.backends), "frameworks": list(s.frameworks),
+                "dtypes": list(s.dtypes) if s.dtypes else None,
+                "baseline": str(s.baseline) if s.baseline else None,
+                "slowdown_threshold": s.threshold, "case_timeout_s": s.case_timeout,
+                "timing_budget_s": s.timing_budget,
+            },
+            "machine": environment.machine(Path(str(self.config.rootpath))),
+            "parallel": parallel,
+            "frameworks": {},
+            "collected": collected,
+        }
+
+    def open_for_workers(self, parallel: dict[str, Any]) -> Path:
+        """Controller of ``pytest -n``: create the run directory the xdist workers write into."""
+        if self.writer is None:
+            self.writer = storage.RunWriter(self.settings.results_dir, self._meta(None, parallel))
+        return self.writer.dir
 
     def start(self, items: list[CaseItem]) -> None:
         """Start a worker per framework, check the backends, and open the run directory."""
@@ -112,21 +153,14 @@ class PortabilitySession:
                 raise pytest.UsageError(f"--baseline: {exc}") from None
             self.baseline = storage.latest_by_id(base.cases)
         frameworks = [fw for fw in FRAMEWORKS if any(it.case.framework == fw for it in items)]
-        root = Path(str(self.config.rootpath))
-        self.writer = storage.RunWriter(s.results_dir, {
-            "command": sys.argv,
-            "options": {
-                "backends": list(s.backends), "frameworks": list(s.frameworks),
-                "dtypes": list(s.dtypes) if s.dtypes else None,
-                "baseline": str(s.baseline) if s.baseline else None,
-                "slowdown_threshold": s.threshold, "case_timeout_s": s.case_timeout,
-                "timing_budget_s": s.timing_budget,
-            },
-            "machine": environment.machine(root),
-            "frameworks": {},
-            "collected": len(items),
-        })
-        self.pool = Pool(self.writer.dir)
+        if self.workerinput is not None:
+            run_dir = Path(self.workerinput["portability_run_dir"])
+            self.cases = storage.CaseLog(run_dir / "cases.jsonl")
+        else:
+            self.writer = storage.RunWriter(s.results_dir, self._meta(len(items), None))
+            self.cases = self.writer.cases
+            run_dir = self.writer.dir
+        self.pool = Pool(run_dir, prefix=f"{self.worker_id}-" if self.worker_id else "")
         try:
             self.infos = self.pool.start(frameworks)
         except WorkerStartError as exc:
@@ -136,11 +170,11 @@ class PortabilitySession:
         if problem:
             self._abandon()
             raise pytest.UsageError(problem)
-        self.writer.update(
-            frameworks={fw: {k: info[k] for k in ("versions", "visible", "reasons", "numerics", "import_s")}
-                        for fw, info in self.infos.items()},
-            numerics={k: v for info in self.infos.values() for k, v in info["numerics"].items()},
-        )
+        if self.writer is not None:
+            self.writer.update(
+                frameworks=_frameworks_meta(self.infos),
+                numerics={k: v for info in self.infos.values() for k, v in info["numerics"].items()},
+            )
 
     def _abandon(self) -> None:
         """Nothing ran: leave no run directory behind."""
@@ -151,9 +185,12 @@ class PortabilitySession:
             self.writer.close(storage.INTERRUPTED)
             shutil.rmtree(self.writer.dir, ignore_errors=True)
             self.writer = None
+        elif self.cases:
+            self.cases.close()
+        self.cases = None
 
     def execute(self, item: CaseItem) -> dict[str, Any]:
-        assert self.pool is not None and self.writer is not None
+        assert self.pool is not None and self.cases is not None
         case, s = item.case, self.settings
         t0 = time.monotonic()
         info = self.infos.get(case.framework)
@@ -167,18 +204,51 @@ class PortabilitySession:
             verdict = classify.case_outcome(facts)
         verdict, ratio = judge_slowdown(verdict, facts, self.baseline.get(item.nodeid), s.threshold)
         record = build_record(case, item.kernel, item.nodeid, facts, verdict, ratio, time.monotonic() - t0)
-        self.writer.append(record)
+        if self.worker_id:
+            record["xdist_worker"] = self.worker_id  # timed beside other workers: see run.json "parallel"
+        self.cases.append(record)
         self.records.append(record)
         return record
+
+    def _stats(self) -> dict[str, Any]:
+        return {
+            "workers_started": self.pool.started if self.pool else 0,
+            "worker_startup_s": [round(x, 3) for x in self.pool.startup_s] if self.pool else [],
+        }
 
     def finish(self, exitstatus: int) -> None:
         interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
         if self.pool:
             self.pool.close()
-        if self.writer:
+        status = storage.INTERRUPTED if interrupted else storage.COMPLETE
+        if self.workerinput is not None:  # an xdist worker reports to the controller
+            if self.cases:
+                self.cases.close()
+            self.config.workeroutput["portability"] = {  # type: ignore[attr-defined]
+                "frameworks": _frameworks_meta(self.infos), **self._stats(),
+            }
+            return
+        if self.writer is None:
+            return
+        wall = round(time.monotonic() - self.started, 3)
+        if self.node_outputs or self.writer.meta.get("parallel"):  # controller of pytest -n
+            if not self.node_outputs or not any(o["frameworks"] for o in self.node_outputs):
+                self._abandon()  # no worker ran a catalog case
+                return
+            frameworks: dict[str, Any] = {}
+            for out in self.node_outputs:
+                for fw, meta in out["frameworks"].items():
+                    frameworks.setdefault(fw, meta)
             self.writer.close(
-                storage.INTERRUPTED if interrupted else storage.COMPLETE,
-                wall_s=round(time.monotonic() - self.started, 3),
-                workers_started=self.pool.started if self.pool else 0,
-                worker_startup_s=[round(x, 3) for x in self.pool.startup_s] if self.pool else [],
+                status, wall_s=wall, collected=self.config.stash.get(COLLECTED_KEY, None),
+                frameworks=frameworks,
+                numerics={k: v for meta in frameworks.values() for k, v in meta["numerics"].items()},
+                workers_started=sum(o["workers_started"] for o in self.node_outputs),
+                worker_startup_s=[x for o in self.node_outputs for x in o["worker_startup_s"]],
             )
+            self.records = storage.read_run(self.writer.dir).cases
+            return
+        self.writer.close(status, wall_s=wall, **self._stats())
+
+
+COLLECTED_KEY = pytest.StashKey[int]()

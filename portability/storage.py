@@ -8,6 +8,7 @@ with SIGKILL keeps every finished case, and its ``run.json`` still says ``runnin
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import os
 import secrets
@@ -44,6 +45,32 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+class CaseLog:
+    """Appends case records to ``cases.jsonl``, one flushed line each.
+
+    Several processes may append to one file (``pytest -n``): each line is written whole under
+    an exclusive lock, so lines never interleave.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self.count = 0
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        fcntl.flock(self._file, fcntl.LOCK_EX)
+        try:
+            self._file.write(line)
+            self._file.flush()
+        finally:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+        self.count += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class RunWriter:
     """Creates a run directory and keeps its files current while the run goes on."""
 
@@ -68,22 +95,21 @@ class RunWriter:
             "pid": os.getpid(),
             **meta,
         }
-        self.count = 0
         _write_json_atomic(self.dir / "run.json", self.meta)
-        self._cases: IO[str] = open(self.dir / "cases.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self.cases = CaseLog(self.dir / "cases.jsonl")
 
     def update(self, **fields: Any) -> None:
         self.meta.update(fields)
         _write_json_atomic(self.dir / "run.json", self.meta)
 
     def append(self, record: dict[str, Any]) -> None:
-        self._cases.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._cases.flush()
-        self.count += 1
+        self.cases.append(record)
 
     def close(self, status: str, **fields: Any) -> None:
-        self._cases.close()
-        self.update(status=status, ended=now(), cases=self.count, **fields)
+        self.cases.close()
+        # Count the lines on disk: under pytest -n the workers appended them, not this process.
+        count = sum(1 for line in (self.dir / "cases.jsonl").read_text(encoding="utf-8").splitlines() if line)
+        self.update(status=status, ended=now(), cases=count, **fields)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pytest_benchmark.stats import Stats
 
 #: Default round budget per case: at least ``min_rounds`` steady-state rounds, then more until
 #: ``budget_s`` is spent or ``max_rounds`` is reached.
@@ -24,17 +25,24 @@ RESAMPLES = 2000
 
 
 def summarize(samples: Sequence[float]) -> dict[str, Any]:
-    """Median, interquartile range, min and mean of timing samples (seconds)."""
-    a = np.asarray(samples, dtype=float)
-    if a.size == 0:
-        return {"rounds": 0, "median_s": None, "iqr_s": None, "min_s": None, "mean_s": None}
-    q1, med, q3 = np.percentile(a, [25, 50, 75])
+    """pytest-benchmark's statistics of timing samples (seconds): median, quartiles and IQR,
+    min/max, mean/stddev, and its outlier counts ("IQR outliers;stddev outliers")."""
+    if not samples:
+        return {"rounds": 0, "median_s": None, "iqr_s": None}
+    stats = Stats()
+    for s in samples:
+        stats.update(float(s))
     return {
-        "rounds": int(a.size),
-        "median_s": float(med),
-        "iqr_s": float(q3 - q1),
-        "min_s": float(a.min()),
-        "mean_s": float(a.mean()),
+        "rounds": stats.rounds,
+        "median_s": stats.median,
+        "iqr_s": stats.iqr,
+        "q1_s": stats.q1,
+        "q3_s": stats.q3,
+        "min_s": stats.min,
+        "max_s": stats.max,
+        "mean_s": stats.mean,
+        "stddev_s": stats.stddev,
+        "outliers": stats.outliers,
     }
 
 
@@ -63,6 +71,30 @@ def measure(
         if len(samples) >= min_rounds and clock() - started >= budget_s:
             break
     return samples, out
+
+
+def measure_interleaved(
+    thunks: Sequence[Callable[[], Any]],
+    sync: Callable[[Any], None],
+    *,
+    min_rounds: int = MIN_ROUNDS,
+    max_rounds: int = MAX_ROUNDS,
+    budget_s: float = BUDGET_S,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[list[float]]:
+    """Rounds of several thunks taken in turn (a, b, a, b, ...), each synchronised inside its
+    timed region: slow drift of the machine affects every series alike. Each thunk gets about
+    ``budget_s`` of rounds."""
+    samples: list[list[float]] = [[] for _ in thunks]
+    started = clock()
+    while len(samples[0]) < max_rounds:
+        for series, thunk in zip(samples, thunks, strict=True):
+            t0 = clock()
+            sync(thunk())
+            series.append(clock() - t0)
+        if len(samples[0]) >= min_rounds and clock() - started >= budget_s * len(thunks):
+            break
+    return samples
 
 
 @dataclass(frozen=True)

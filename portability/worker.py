@@ -266,21 +266,15 @@ class CaseRunner:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 thunk, out, first = self.execute(kernel, fn, fw, raw, dtype, backend, seed)
-                # The first call's output is the one checked (the reference is a first call too);
-                # the rounds only time, so a stateful object may drift without skewing the check.
-                samples, _ = timing.measure(thunk, self.adapter.sync, **rounds)
         except StageError as err:
-            facts["error"] = {
-                "stage": err.stage,
-                "type": type(err.exc).__name__,
-                "message": str(err.exc) or type(err.exc).__name__,
-                "traceback": "".join(traceback.format_exception(err.exc, limit=-4))[-2000:],
-            }
+            facts["error"] = _error(err.stage, err.exc)
             self.adapter.free()
             return facts
         facts["warnings"] = sorted({first_line(str(w.message)) for w in caught})[:3]
-        facts["timing"] = {"first_call_s": first, "samples_s": samples, **timing.summarize(samples)}
 
+        # The first call's output is the one checked (the reference is a first call too); the
+        # timed rounds that follow only time.
+        t_check = time.perf_counter()
         leaves = flatten(self.adapter, out)
         arrays = [x for x in leaves if self.adapter.is_array(x)]
         facts["devices_used"] = sorted({self.adapter.device_kind(x) for x in arrays})
@@ -289,10 +283,29 @@ class CaseRunner:
                                   for x in leaves if self.adapter.is_array(x) or isinstance(x, np.ndarray)]
         facts["dtype_check"] = _dtype_check(kernel, dtype, facts["output_dtypes"])
         facts["numerics"], facts["check"] = self._numerics(kernel, fn, fw, raw, dtype, backend, seed, leaves)
+        facts["check_s"] = time.perf_counter() - t_check
         del out, leaves, arrays
 
+        # An accelerator case is timed against the same case on the host CPU, the rounds of the
+        # two interleaved so that drift (clocks, other load) hits both alike.
+        ref_thunk = None
         if backend != "cpu" and config.get("reference_timing", True):
-            facts["reference_timing"] = self._reference_timing(kernel, fn, fw, raw, dtype, seed, rounds)
+            try:
+                ref_thunk, _, ref_first = self.execute(kernel, fn, fw, raw, dtype, "cpu", seed)
+            except StageError as err:
+                facts["reference_timing"] = {"error": f"{type(err.exc).__name__}: {first_line(str(err.exc))}"}
+        try:
+            if ref_thunk is not None:
+                samples, ref_samples = timing.measure_interleaved([thunk, ref_thunk], self.adapter.sync, **rounds)
+                facts["reference_timing"] = {"first_call_s": ref_first, "samples_s": ref_samples,
+                                             "interleaved": True, **timing.summarize(ref_samples)}
+            else:
+                samples, _ = timing.measure(thunk, self.adapter.sync, **rounds)
+        except Exception as exc:  # a later call failed where the first succeeded
+            facts["error"] = _error("rounds", exc)
+            self.adapter.free()
+            return facts
+        facts["timing"] = {"first_call_s": first, "samples_s": samples, **timing.summarize(samples)}
         self.adapter.free()
         return facts
 
@@ -335,17 +348,14 @@ class CaseRunner:
             return result, f"cpu-{ref_dtype}"
         return None, "unverified: no reference ran on the CPU"
 
-    def _reference_timing(
-        self, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, seed: int,
-        rounds: Mapping[str, Any],
-    ) -> dict[str, Any] | None:
-        """The same case on the host CPU, timed the same way: the slowdown reference."""
-        try:
-            thunk, _, first = self.execute(kernel, fn, fw, raw, dtype, "cpu", seed)
-            samples, _ = timing.measure(thunk, self.adapter.sync, **rounds)
-        except StageError as err:
-            return {"error": f"{type(err.exc).__name__}: {first_line(str(err.exc))}"}
-        return {"first_call_s": first, "samples_s": samples, **timing.summarize(samples)}
+
+def _error(stage: str, exc: BaseException) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "type": type(exc).__name__,
+        "message": str(exc) or type(exc).__name__,
+        "traceback": "".join(traceback.format_exception(exc, limit=-4))[-2000:],
+    }
 
 
 def _placed(adapter: backends.Backend, device: Any, thunk: Callable[[], Any]) -> Callable[[], Any]:

@@ -3,9 +3,22 @@ import numpy as np
 from portability import timing
 
 
-def test_summarize_median_and_iqr():
+def test_summarize_uses_pytest_benchmark_statistics():
     s = timing.summarize([1.0, 2.0, 3.0, 4.0, 100.0])
-    assert s["median_s"] == 3.0 and s["iqr_s"] == 2.0 and s["rounds"] == 5 and s["min_s"] == 1.0
+    assert s["median_s"] == 3.0 and s["rounds"] == 5 and s["min_s"] == 1.0 and s["max_s"] == 100.0
+    assert s["q1_s"] == 1.75 and s["q3_s"] == 28.0 and s["iqr_s"] == 26.25  # pytest-benchmark's quartiles
+    assert s["outliers"] == "1;1"
+    assert timing.summarize([])["median_s"] is None
+
+
+def test_measure_interleaved_alternates_and_syncs_each_round():
+    events = []
+    t = iter(range(10_000))
+    clock = lambda: next(t) * 0.01  # noqa: E731
+    a, b = timing.measure_interleaved([lambda: events.append("a") or "A", lambda: events.append("b") or "B"],
+                                      lambda out: events.append(out), min_rounds=4, budget_s=0.02, clock=clock)
+    assert len(a) == len(b) >= 4
+    assert "".join(events).startswith("aAbB" * 4)
 
 
 def test_identical_timings_are_never_a_slowdown():

@@ -1,0 +1,67 @@
+"""pytest -n (pytest-xdist): same verdicts as a serial run, one merged run directory, device pinning."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from portability import parallel, storage
+
+pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_plan_on_the_cpu_shares_the_host():
+    assert parallel.plan(("cpu",), 4) == {"workers": 4, "shared": "cpu", "devices": None}
+
+
+def test_plan_pins_one_gpu_per_worker_or_refuses():
+    gpus = [{"uuid": "GPU-a"}, {"uuid": "GPU-b"}, {"uuid": "GPU-c"}]
+    assert parallel.plan(("cpu", "gpu"), 2, gpus)["devices"] == ["GPU-a", "GPU-b"]
+    with pytest.raises(ValueError, match=r"^-n 4 with --backend=gpu needs one GPU per worker .* has 3 NVIDIA "
+                                         r"GPU\(s\): run without -n, or with -n 3$"):
+        parallel.plan(("gpu",), 4, gpus)
+    with pytest.raises(ValueError, match="cannot pin workers to TPU"):
+        parallel.plan(("tpu",), 2, gpus)
+
+
+def test_pin_sets_the_visible_device_for_the_framework_workers(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    parallel.pin({"workerid": "gw1", "portability_device": "GPU-b"})
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "GPU-b"
+
+
+def test_gpu_backend_with_n_is_refused_without_enough_gpus(pytester: pytest.Pytester):
+    if parallel.environment.nvidia_gpus():
+        pytest.skip("this machine has NVIDIA GPUs")
+    pytester.makepyfile(test_plain="def test_one():\n    pass\n")
+    result = pytester.runpytest_subprocess("-n", "2", "--backend=gpu")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [ln for ln in result.stderr.lines if ln.startswith("ERROR:")] == [
+        "ERROR: -n 2 with --backend=gpu needs one GPU per worker to pin each to its own device; "
+        "this machine has 0 NVIDIA GPU(s): run without -n"]
+
+
+def test_parallel_run_gives_the_serial_verdicts_in_one_run_directory(pytester: pytest.Pytester):
+    for fw, name in (("torch", "linalg"), ("jax", "linalg"), ("torch", "sampling")):
+        dest = pytester.path / "kernels" / fw
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "kernels" / fw / f"{name}.py", dest / f"{name}.py")
+    args = ("--backend=cpu", "--timing-budget=0.01", "-p", "no:cacheprovider", "kernels")
+    serial = pytester.runpytest_subprocess("--results-dir=serial", *args)
+    par = pytester.runpytest_subprocess("--results-dir=par", "-n", "2", *args)
+    assert serial.ret == par.ret == 1  # the same real failures in both
+    [s_dir], [p_dir] = storage.find_runs(pytester.path / "serial"), storage.find_runs(pytester.path / "par")
+    s_run, p_run = storage.read_run(s_dir), storage.read_run(p_dir)
+    s_out = {c["id"]: c["outcome"] for c in s_run.cases}
+    p_out = {c["id"]: c["outcome"] for c in p_run.cases}
+    assert p_out == s_out
+    assert {"pass", "fail:dtype", "fail:not_implemented"} <= set(s_out.values())
+    assert p_run.status == storage.COMPLETE and p_run.meta["cases"] == p_run.meta["collected"] == len(p_out)
+    assert p_run.meta["parallel"]["workers"] == 2
+    assert {c["xdist_worker"] for c in p_run.cases} == {"gw0", "gw1"}  # timings taken side by side
+    assert set(p_run.meta["frameworks"]) == {"torch", "jax"}
+    par.stdout.fnmatch_lines(["*portability summary*", f"run written to {p_dir.relative_to(pytester.path)}*"])
