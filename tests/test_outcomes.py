@@ -73,6 +73,7 @@ def test_a_backend_one_framework_cannot_see_is_unavailable_not_a_failure(tmp_pat
             "case_timeout": 10, "timing_budget": 0.1, "results_dir": str(tmp_path)}
     session = PortabilitySession(None, settings(opts.get, ["tensorflow"]))  # type: ignore[arg-type]
     session.writer = storage.RunWriter(tmp_path, {})
+    session.cases = session.writer.cases
 
     class NoPool:
         def run(self, *args):
