@@ -59,6 +59,7 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: dict[str, Any],
         "decile": kernel.decile,
         "frequency": kernel.frequency,
         "worker_pid": facts.get("pid"),
+        "check_s": facts.get("check_s"),
         "duration_s": round(duration, 6),
         "repro": f"pytest '{nodeid}' --backend={case.backend}",
     }

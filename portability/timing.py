@@ -54,23 +54,22 @@ def measure(
     max_rounds: int = MAX_ROUNDS,
     budget_s: float = BUDGET_S,
     clock: Callable[[], float] = time.perf_counter,
-) -> tuple[list[float], Any]:
+) -> list[float]:
     """Steady-state rounds of ``thunk``, each synchronised inside the timed region.
 
-    Returns the samples and the last output. Rounds continue past ``min_rounds`` until the
-    budget is spent, so fast kernels get many samples and slow ones are not run for minutes.
+    Rounds continue past ``min_rounds`` until the budget is spent, so fast kernels get many
+    samples and slow ones are not run for minutes. No output outlives its round: holding the
+    last one while the next is computed would time two live buffers instead of one.
     """
     samples: list[float] = []
-    out = None
     started = clock()
     while len(samples) < max_rounds:
         t0 = clock()
-        out = thunk()
-        sync(out)
+        sync(thunk())
         samples.append(clock() - t0)
         if len(samples) >= min_rounds and clock() - started >= budget_s:
             break
-    return samples, out
+    return samples
 
 
 def measure_interleaved(

@@ -300,7 +300,7 @@ class CaseRunner:
                 facts["reference_timing"] = {"first_call_s": ref_first, "samples_s": ref_samples,
                                              "interleaved": True, **timing.summarize(ref_samples)}
             else:
-                samples, _ = timing.measure(thunk, self.adapter.sync, **rounds)
+                samples = timing.measure(thunk, self.adapter.sync, **rounds)
         except Exception as exc:  # a later call failed where the first succeeded
             facts["error"] = _error("rounds", exc)
             self.adapter.free()
