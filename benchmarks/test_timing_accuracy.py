@@ -104,7 +104,7 @@ def test_timing_accuracy(benchmark: Any, framework: str, kernel: str) -> None:
         adapter.sync(thunk())
     ours, theirs = [], []
     for _ in range(REPEATS):
-        samples = timing.measure(thunk, adapter.sync, budget_s=BUDGET_S, max_rounds=10_000)
+        samples, _ = timing.measure(thunk, adapter.sync, budget_s=BUDGET_S, max_rounds=10_000)
         ours.append(statistics.median(samples))
         theirs.append(_theirs(framework, thunk, BUDGET_S))
     # Each (ours, theirs) pair was measured back to back: the median of the pair ratios cancels

@@ -17,6 +17,10 @@ from portability.catalog import BACKENDS, DTYPES, FRAMEWORKS
 DEFAULT_THRESHOLD = 1.5
 DEFAULT_CASE_TIMEOUT = 120.0
 DEFAULT_RESULTS_DIR = "reports"
+#: Run-to-run noise allowed for when timings come from another run (--baseline): identical
+#: catalog runs on the 2-core development VM differ per case by up to this factor (the A/A
+#: benchmark measures it; see README "How we time").
+DEFAULT_BASELINE_NOISE = 2.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--baseline", "a stored run directory whose timings are the slowdown reference", None, "RUN_DIR"),
     Option("--slowdown-threshold", "a case is a slowdown when the lower end of the 95%% confidence interval "
            f"of its time ratio exceeds this (default: {DEFAULT_THRESHOLD})", DEFAULT_THRESHOLD, "RATIO"),
+    Option("--baseline-noise", "run-to-run timing noise of this machine as a factor: against --baseline a case "
+           "is a slowdown only when its ratio's interval lies above threshold x this "
+           f"(default: {DEFAULT_BASELINE_NOISE:g})",
+           DEFAULT_BASELINE_NOISE, "FACTOR"),
     Option("--case-timeout", f"seconds a case may run before it is fail:timeout (default: {DEFAULT_CASE_TIMEOUT:g})",
            DEFAULT_CASE_TIMEOUT, "SECONDS"),
     Option("--timing-budget", f"seconds of steady-state rounds per case (default: {timing.BUDGET_S:g})",
@@ -86,6 +94,13 @@ def _positive(value: Any, flag: str, minimum: float = 0.0) -> float:
     return number
 
 
+def _at_least_one(value: Any) -> float:
+    number = _positive(value, "--baseline-noise")
+    if number < 1.0:
+        raise ValueError(f"--baseline-noise must be at least 1, got {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Settings:
     backends: tuple[str, ...]
@@ -93,6 +108,7 @@ class Settings:
     dtypes: tuple[str, ...] | None
     baseline: Path | None
     threshold: float
+    baseline_noise: float
     case_timeout: float
     timing_budget: float
     results_dir: Path
@@ -113,6 +129,7 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
         dtypes=parse_dtypes(get("dtype")),
         baseline=baseline,
         threshold=_positive(get("slowdown_threshold"), "--slowdown-threshold", 1.0),
+        baseline_noise=_at_least_one(get("baseline_noise")),
         case_timeout=_positive(get("case_timeout"), "--case-timeout"),
         timing_budget=_positive(get("timing_budget"), "--timing-budget"),
         results_dir=Path(get("results_dir")),

@@ -18,7 +18,10 @@ from pytest_benchmark.stats import Stats
 #: ``budget_s`` is spent or ``max_rounds`` is reached.
 MIN_ROUNDS = 5
 MAX_ROUNDS = 200
-BUDGET_S = 0.2
+BUDGET_S = 0.1
+#: Calibration: rounds aim at BUDGET/ROUNDS_PER_BUDGET seconds each (4 ms at the default budget).
+ROUNDS_PER_BUDGET = 25
+MAX_CALLS_PER_ROUND = 10_000
 #: Confidence level of the ratio interval and the number of bootstrap resamples.
 CONFIDENCE = 0.95
 RESAMPLES = 2000
@@ -46,6 +49,23 @@ def summarize(samples: Sequence[float]) -> dict[str, Any]:
     }
 
 
+def calibrate(
+    thunk: Callable[[], Any], sync: Callable[[Any], None], budget_s: float,
+    clock: Callable[[], float] = time.perf_counter,
+) -> int:
+    """Calls per round, so that a round lasts about ``budget_s / ROUNDS_PER_BUDGET``.
+
+    pytest-benchmark's calibration idea: a microsecond kernel is called many times per round
+    (each call synchronised), so a sample averages over the states of the framework's thread
+    pool (asleep, spinning) instead of catching one of them; medians of single calls of such
+    kernels flip between modes from run to run. One call, untimed in the results, decides.
+    """
+    t0 = clock()
+    sync(thunk())
+    once = clock() - t0
+    return max(1, min(int(budget_s / ROUNDS_PER_BUDGET / max(once, 1e-9)), MAX_CALLS_PER_ROUND))
+
+
 def measure(
     thunk: Callable[[], Any],
     sync: Callable[[Any], None],
@@ -54,22 +74,24 @@ def measure(
     max_rounds: int = MAX_ROUNDS,
     budget_s: float = BUDGET_S,
     clock: Callable[[], float] = time.perf_counter,
-) -> list[float]:
-    """Steady-state rounds of ``thunk``, each synchronised inside the timed region.
+) -> tuple[list[float], int]:
+    """Steady-state rounds of ``thunk``: (seconds per call in each round, calls per round).
 
-    Rounds continue past ``min_rounds`` until the budget is spent, so fast kernels get many
-    samples and slow ones are not run for minutes. No output outlives its round: holding the
-    last one while the next is computed would time two live buffers instead of one.
+    Every call is synchronised inside the timed region. Rounds continue past ``min_rounds``
+    until the budget is spent, so slow kernels are not run for minutes. No output outlives its
+    call: holding the last one while the next is computed would time two live buffers.
     """
+    calls = calibrate(thunk, sync, budget_s, clock)
     samples: list[float] = []
     started = clock()
     while len(samples) < max_rounds:
         t0 = clock()
-        sync(thunk())
-        samples.append(clock() - t0)
+        for _ in range(calls):
+            sync(thunk())
+        samples.append((clock() - t0) / calls)
         if len(samples) >= min_rounds and clock() - started >= budget_s:
             break
-    return samples
+    return samples, calls
 
 
 def measure_interleaved(
@@ -80,20 +102,22 @@ def measure_interleaved(
     max_rounds: int = MAX_ROUNDS,
     budget_s: float = BUDGET_S,
     clock: Callable[[], float] = time.perf_counter,
-) -> list[list[float]]:
-    """Rounds of several thunks taken in turn (a, b, a, b, ...), each synchronised inside its
-    timed region: slow drift of the machine affects every series alike. Each thunk gets about
+) -> list[tuple[list[float], int]]:
+    """Rounds of several thunks taken in turn (a, b, a, b, ...), each calibrated and timed as in
+    ``measure``: slow drift of the machine affects every series alike. Each thunk gets about
     ``budget_s`` of rounds."""
+    calls = [calibrate(t, sync, budget_s, clock) for t in thunks]
     samples: list[list[float]] = [[] for _ in thunks]
     started = clock()
     while len(samples[0]) < max_rounds:
-        for series, thunk in zip(samples, thunks, strict=True):
+        for series, thunk, n in zip(samples, thunks, calls, strict=True):
             t0 = clock()
-            sync(thunk())
-            series.append(clock() - t0)
+            for _ in range(n):
+                sync(thunk())
+            series.append((clock() - t0) / n)
         if len(samples[0]) >= min_rounds and clock() - started >= budget_s * len(thunks):
             break
-    return samples
+    return list(zip(samples, calls, strict=True))
 
 
 @dataclass(frozen=True)

@@ -296,16 +296,19 @@ class CaseRunner:
                 facts["reference_timing"] = {"error": f"{type(err.exc).__name__}: {first_line(str(err.exc))}"}
         try:
             if ref_thunk is not None:
-                samples, ref_samples = timing.measure_interleaved([thunk, ref_thunk], self.adapter.sync, **rounds)
+                (samples, calls), (ref_samples, ref_calls) = timing.measure_interleaved(
+                    [thunk, ref_thunk], self.adapter.sync, **rounds)
                 facts["reference_timing"] = {"first_call_s": ref_first, "samples_s": ref_samples,
-                                             "interleaved": True, **timing.summarize(ref_samples)}
+                                             "calls_per_round": ref_calls, "interleaved": True,
+                                             **timing.summarize(ref_samples)}
             else:
-                samples = timing.measure(thunk, self.adapter.sync, **rounds)
+                samples, calls = timing.measure(thunk, self.adapter.sync, **rounds)
         except Exception as exc:  # a later call failed where the first succeeded
             facts["error"] = _error("rounds", exc)
             self.adapter.free()
             return facts
-        facts["timing"] = {"first_call_s": first, "samples_s": samples, **timing.summarize(samples)}
+        facts["timing"] = {"first_call_s": first, "samples_s": samples, "calls_per_round": calls,
+                           **timing.summarize(samples)}
         self.adapter.free()
         return facts
 
@@ -359,6 +362,10 @@ def _error(stage: str, exc: BaseException) -> dict[str, Any]:
 
 
 def _placed(adapter: backends.Backend, device: Any, thunk: Callable[[], Any]) -> Callable[[], Any]:
+    """The timed callable: inside the device scope where the framework needs one for its calls."""
+    if not adapter.scope_calls:
+        return thunk
+
     def run() -> Any:
         with adapter.placement(device):
             return thunk()
@@ -451,6 +458,7 @@ def main(conn: Any, framework: str, log_path: str, parent_pid: int) -> None:
         if msg["kind"] == "stop":
             return
         print(f"--- case {msg['case']['api']} {msg['case']['dtype']} {msg['case']['backend']}", flush=True)
+        t0 = time.perf_counter()
         try:
             facts = runner.run(msg["case"], msg["config"])
         except Exception as exc:  # a bug in the harness or a catalog entry, not the framework
@@ -463,4 +471,5 @@ def main(conn: Any, framework: str, log_path: str, parent_pid: int) -> None:
                     "traceback": traceback.format_exc()[-2000:],
                 },
             }
+        facts["worker_s"] = time.perf_counter() - t0
         conn.send({"kind": "result", "facts": facts})

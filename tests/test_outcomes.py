@@ -70,6 +70,7 @@ def test_a_backend_one_framework_cannot_see_is_unavailable_not_a_failure(tmp_pat
     from portability.session import PortabilitySession
 
     opts = {"backend": "cpu,gpu", "framework": None, "dtype": None, "baseline": None, "slowdown_threshold": 1.5,
+            "baseline_noise": 2.0,
             "case_timeout": 10, "timing_budget": 0.1, "results_dir": str(tmp_path)}
     session = PortabilitySession(None, settings(opts.get, ["tensorflow"]))  # type: ignore[arg-type]
     session.writer = storage.RunWriter(tmp_path, {})

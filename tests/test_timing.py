@@ -15,10 +15,46 @@ def test_measure_interleaved_alternates_and_syncs_each_round():
     events = []
     t = iter(range(10_000))
     clock = lambda: next(t) * 0.01  # noqa: E731
-    a, b = timing.measure_interleaved([lambda: events.append("a") or "A", lambda: events.append("b") or "B"],
-                                      lambda out: events.append(out), min_rounds=4, budget_s=0.02, clock=clock)
-    assert len(a) == len(b) >= 4
-    assert "".join(events).startswith("aAbB" * 4)
+    (a, na), (b, nb) = timing.measure_interleaved(
+        [lambda: events.append("a") or "A", lambda: events.append("b") or "B"],
+        lambda out: events.append(out), min_rounds=4, budget_s=0.02, clock=clock)
+    assert len(a) == len(b) >= 4 and na == nb == 1
+    # one calibration call each, then rounds in turn
+    assert "".join(events).startswith("aAbB" + "aAbB" * 4)
+
+
+class FakeDevice:
+    """A kernel that takes `cost` seconds of a fake clock per call."""
+
+    def __init__(self, cost):
+        self.now, self.cost, self.calls, self.synced = 0.0, cost, 0, 0
+
+    def clock(self):
+        return self.now
+
+    def thunk(self):
+        self.now += self.cost
+        self.calls += 1
+        return self.calls
+
+    def sync(self, out):
+        assert out == self.calls  # every call's own output is synchronised
+        self.synced += 1
+
+
+def test_fast_kernels_are_called_many_times_per_round():
+    dev = FakeDevice(1e-5)
+    samples, calls = timing.measure(dev.thunk, dev.sync, budget_s=0.1, clock=dev.clock)
+    assert calls == 400  # 4 ms rounds at the default 25 rounds per budget
+    assert all(abs(s - 1e-5) < 1e-12 for s in samples)  # seconds per call, not per round
+    assert 22 <= len(samples) <= 28
+    assert dev.synced == dev.calls == 1 + calls * len(samples)
+
+
+def test_slow_kernels_get_one_call_per_round_and_the_minimum_rounds():
+    dev = FakeDevice(0.5)
+    samples, calls = timing.measure(dev.thunk, dev.sync, budget_s=0.2, clock=dev.clock)
+    assert calls == 1 and len(samples) == timing.MIN_ROUNDS
 
 
 def test_identical_timings_are_never_a_slowdown():
@@ -55,11 +91,33 @@ def test_measure_syncs_inside_every_round_and_respects_budget():
         events.append("clock")
         return next(t) * 0.01
 
-    samples = timing.measure(lambda: events.append("call") or "out", lambda o: events.append(f"sync {o}"),
-                             min_rounds=3, budget_s=0.1, clock=clock)
-    assert len(samples) >= 3
+    samples, calls = timing.measure(lambda: events.append("call") or "out", lambda o: events.append(f"sync {o}"),
+                                    min_rounds=3, budget_s=0.1, clock=clock)
+    assert calls == 1 and len(samples) >= 3
     rounds = "".join({"clock": "c", "call": "f", "sync out": "s"}[e] for e in events)
-    # every round: read the clock, call, synchronise, read the clock again (the sync is timed)
-    assert rounds.startswith("c" + "cfsc" * 3)
-    assert rounds.count("fs") == len(samples)
+    # calibration call, then every round: read the clock, call, synchronise, read the clock (sync timed)
+    assert rounds.startswith("cfsc" + "c" + "cfsc" * 3)
+    assert rounds.count("fs") == len(samples) + 1
     assert len(samples) < 10  # stopped once the budget was spent
+
+
+def test_against_a_stored_run_the_machines_run_to_run_noise_is_allowed_for():
+    from portability.classify import Verdict
+    from portability.session import judge_slowdown
+
+    ref = list(1e-3 * (1 + 0.02 * np.random.default_rng(3).standard_normal(30)))
+    facts = {"timing": {"samples_s": [x * 2.5 for x in ref]}}
+    baseline = {"timing": {"samples_s": ref}}
+    same_run = {"timing": facts["timing"], "reference_timing": {"samples_s": ref}}
+    ok = Verdict("pass", "")
+    # 2.5x slower than the host cpu timed alongside: a slowdown
+    v, r = judge_slowdown(ok, same_run, None, 1.5, baseline_noise=2.0)
+    assert v.outcome == "slowdown" and r["reference"] == "host cpu" and r["noise"] == 1.0
+    # 2.5x slower than a stored run: within threshold x noise (3x), so not a verdict
+    v, r = judge_slowdown(ok, facts, baseline, 1.5, baseline_noise=2.0)
+    assert v.outcome == "pass" and r["reference"] == "baseline" and 2.3 < r["ratio"] < 2.7
+    v, _ = judge_slowdown(ok, facts, baseline, 1.5, baseline_noise=1.0)
+    assert v.outcome == "slowdown" and "than the baseline" in v.message
+    # a failure stays a failure, with its ratio still recorded
+    v, r = judge_slowdown(Verdict("fail:dtype", "x"), same_run, None, 1.5)
+    assert v.outcome == "fail:dtype" and r is not None

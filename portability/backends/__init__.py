@@ -26,6 +26,10 @@ class Backend(Protocol):
     """What the worker needs from a framework. Backend names are ``cpu``, ``gpu``, ``tpu``."""
 
     framework: str
+    #: Whether timed calls run inside ``placement`` too. TensorFlow needs its device scope; torch's
+    #: ``with torch.device(...)`` intercepts every torch call in Python (microseconds each), so torch
+    #: kernels pass ``device=ctx.device`` to factories and are timed without it.
+    scope_calls: bool
 
     def visible(self) -> dict[str, str]:
         """Backend name -> device description, for every backend this framework can use here."""

@@ -24,6 +24,7 @@ _PLATFORM_KIND = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "rocm": "gpu", "MET
 
 class Adapter:
     framework = "jax"
+    scope_calls = True
 
     def __init__(self) -> None:
         self._devices: dict[str, Any] = {}

@@ -33,6 +33,7 @@ def _tpu_devices() -> list[Any]:
 
 class Adapter:
     framework = "tensorflow"
+    scope_calls = True
 
     def __init__(self) -> None:
         for gpu in tf.config.list_physical_devices("GPU"):

@@ -25,6 +25,7 @@ def _xla_device_type() -> str | None:
 
 class Adapter:
     framework = "torch"
+    scope_calls = False
 
     def __init__(self) -> None:
         self._xla_type = _xla_device_type()
