@@ -24,7 +24,7 @@ import ml_dtypes
 import numpy as np
 
 from portability import backends, timing
-from portability.catalog import DEFAULT_TOL, FRAMEWORKS, Keep, Kernel, find_kernel
+from portability.catalog import DEFAULT_TOL, FRAMEWORKS, Keep, Kernel, find_kernel, load_kernels
 from portability.classify import first_line
 
 _NP_DTYPES: dict[str, Any] = {
@@ -200,6 +200,14 @@ class CaseRunner:
 
     def __init__(self, adapter: backends.Backend) -> None:
         self.adapter = adapter
+        self._kernels: dict[tuple[str, str], Kernel] = {}
+
+    def kernel(self, path: str, api: str) -> Kernel:
+        """A catalog entry, its file loaded and validated once per worker, not once per case."""
+        key = (path, api)
+        if key not in self._kernels:
+            self._kernels.update({(path, k.api): k for k in load_kernels(Path(path))})
+        return self._kernels[key] if key in self._kernels else find_kernel(Path(path), api)
 
     def _thunk(
         self, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, backend: str, seed: int
@@ -245,7 +253,7 @@ class CaseRunner:
         return thunk, out, first
 
     def run(self, case: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
-        kernel = find_kernel(Path(case["path"]), case["api"])
+        kernel = self.kernel(case["path"], case["api"])
         dtype, variant, backend = case["dtype"], case["variant"], case["backend"]
         facts: dict[str, Any] = {"backend": backend, "dtype": dtype, "pid": os.getpid()}
         try:
