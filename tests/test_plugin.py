@@ -276,3 +276,40 @@ def test_catalog_file_named_like_a_stdlib_module_runs_when_named_on_the_command_
     result = pytester.runpytest_subprocess("--backend=cpu", "--results-dir=out", *FAST, "kernels/torch/random.py")
     result.assert_outcomes(passed=1)
     assert not [ln for ln in result.stdout.lines if "Module" in ln]
+
+
+SLEEPY = """
+    import os, time
+    import numpy as np
+    from portability.builders import normal
+    from portability.catalog import Kernel
+
+    CALLS = [0]
+
+    def sleepy(c, x):
+        CALLS[0] += 1
+        slow = {"always": True, "first7": CALLS[0] <= 7}.get(os.environ.get("SLEEPY", ""), False)
+        time.sleep(0.02 if slow else 0.002)
+        return c.fn(x)
+
+    KERNELS = [Kernel("torch.abs", "elementwise", normal(8), call=sleepy, reference=np.abs)]
+"""
+
+
+@pytest.mark.parametrize(("mode", "outcome"), [("always", "slowdown"), ("first7", "pass")])
+def test_a_slowdown_against_a_baseline_must_show_twice(pytester: pytest.Pytester, monkeypatch, mode, outcome):
+    write_kernels(pytester, "torch", "sleepy", SLEEPY)
+    args = ("--backend=cpu", "--timing-budget=0.01", "kernels")
+    monkeypatch.setenv("SLEEPY", "")
+    pytester.runpytest_subprocess("--results-dir=base", *args).assert_outcomes(passed=1)
+    [base] = storage.find_runs(pytester.path / "base")
+    monkeypatch.setenv("SLEEPY", mode)
+    pytester.runpytest_subprocess("--results-dir=new", f"--baseline={base}", *args).assert_outcomes(passed=1)
+    (case,) = only_run(pytester.path / "new").cases
+    assert case["outcome"] == outcome
+    first, again = case["ratio"], case["ratio"]["confirmation"]
+    assert first["reference"] == "baseline" and first["ci_low"] > 1.5 * 2.0  # flagged on the first measurement
+    if mode == "always":
+        assert again["ci_low"] > 3.0 and "slower than the baseline" in case["message"]
+    else:  # the stall passed: the second measurement runs at the baseline's speed
+        assert again["ratio"] < 2.0 and case["message"] == ""
