@@ -118,6 +118,16 @@ class Kernel:
         return zlib.crc32(f"{self.api}|{variant}".encode())
 
 
+def paper(decile: int, frequency: int) -> dict[str, Any]:
+    """Metadata of a function from the paper's sample: ``Kernel(..., **paper(90, 120))``."""
+    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
+
+
+def same(*dtypes: str) -> dict[str, str]:
+    """``out_dtype`` mapping for a kernel whose output keeps its dtype in exactly these cases."""
+    return {d: d for d in dtypes}
+
+
 def validate(kernel: Any, framework: str, where: str) -> None:
     """Raise ``CatalogError`` naming the entry for anything the harness could not run."""
     if not isinstance(kernel, Kernel):

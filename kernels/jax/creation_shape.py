@@ -3,19 +3,10 @@
 import numpy as np
 
 from portability.builders import integers, nothing
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, paper, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "complex64", "int32", "int64", "bool")
-
-
-def paper(decile, frequency):
-    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
-
-
-def same(*dtypes):
-    """out_dtype that checks every dtype keeps itself (integers and bool included)."""
-    return {d: d for d in dtypes}
 
 
 def ints(*shape):

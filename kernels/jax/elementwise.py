@@ -4,24 +4,15 @@ import numpy as np
 from scipy import special as sps
 
 from portability.builders import normal, pair, positive, uniform
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, paper, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = 64 * 1024  # elements in the big elementwise arrays
 
 
-def paper(decile, frequency):
-    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
-
-
 def int_pair(*shape, low=-50, high=50):
     return lambda rng: {"x": rng.integers(low, high, shape).astype(np.float64),
                         "y": rng.integers(low, high, shape).astype(np.float64)}
-
-
-def same(*dtypes):
-    """out_dtype that checks every dtype keeps itself (integers included)."""
-    return {d: d for d in dtypes}
 
 
 def _select_inputs(rng):

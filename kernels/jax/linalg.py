@@ -5,15 +5,11 @@ import scipy.linalg
 import scipy.signal
 
 from portability.builders import matmul, normal, spd, well_conditioned
-from portability.catalog import Kernel
+from portability.catalog import Kernel, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: complex outputs of real inputs: what the eigen-decomposition of each input dtype should give
 COMPLEX_OF = {"float32": "complex64", "float64": "complex128", "float16": "complex64", "bfloat16": "complex64"}
-
-
-def paper(decile, frequency):
-    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
 
 
 def _distinct_eigs(n):

@@ -4,14 +4,10 @@ import numpy as np
 from scipy import special as sps
 
 from portability.builders import normal
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = 64 * 1024
-
-
-def paper(decile, frequency):
-    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
 
 
 def _labels(rng):

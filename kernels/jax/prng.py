@@ -3,14 +3,10 @@
 import numpy as np
 
 from portability.builders import nothing
-from portability.catalog import Kernel
+from portability.catalog import Kernel, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 SHAPE = (256, 256)
-
-
-def paper(decile, frequency):
-    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
 
 
 def _sampler(**kwargs):

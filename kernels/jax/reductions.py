@@ -3,17 +3,9 @@
 import numpy as np
 
 from portability.builders import integers, normal, uniform
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, paper, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
-
-
-def paper(decile, frequency):
-    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
-
-
-def same(*dtypes):
-    return {d: d for d in dtypes}
 
 
 def _average_inputs(rng):

@@ -4,14 +4,10 @@ from scipy import special as sps
 from scipy import stats
 
 from portability.builders import normal, positive, uniform
-from portability.catalog import Kernel
+from portability.catalog import Kernel, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = 64 * 1024
-
-
-def paper(decile, frequency):
-    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
 
 
 KERNELS = [

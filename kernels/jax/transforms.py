@@ -9,15 +9,11 @@ import io
 import numpy as np
 
 from portability.builders import normal, pair
-from portability.catalog import Kernel
+from portability.catalog import Kernel, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 SOME = ("float32", "float64", "bfloat16")  # for utilities whose numerics are not the point
 SHAPE = (64, 1024)
-
-
-def paper(decile, frequency):
-    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
 
 
 def _f(np_or_jnp, x):
