@@ -1,7 +1,9 @@
 """Seeded NumPy input builders for catalog entries (``Kernel(inputs=...)``).
 
-Each returns a builder: a function of a ``numpy.random.Generator`` returning the named inputs.
-Values are float64; the harness casts floating arrays to the case's dtype.
+Each returns a builder: a function of a ``Draw`` (a seeded ``numpy.random.Generator`` plus the
+run's ``--size``) returning the named inputs. Values are float64; the harness casts floating
+arrays to the case's dtype. A dimension is an int, or a ``(small, medium)`` pair that follows
+``--size``: ``normal((64, 1024), (64, 1024))`` is 64x64 at ``small`` and 1024x1024 at ``medium``.
 """
 
 from __future__ import annotations
@@ -11,50 +13,72 @@ from typing import Any
 
 import numpy as np
 
-Builder = Callable[[np.random.Generator], dict[str, Any]]
+from portability.catalog import Draw
+
+Dim = int | tuple[int, int]
+Builder = Callable[[Draw], dict[str, Any]]
+
+#: Common sizes as (small, medium) pairs.
+VEC = (4096, 1 << 20)  # a vector: 1M elements at medium
+SIDE = (64, 512)  # a matrix side: 512x512 at medium
+BIG_SIDE = (64, 1024)  # a matrix side for elementwise work: 1M elements at medium
 
 
-def normal(*shape: int, name: str = "x", scale: float = 1.0) -> Builder:
-    return lambda rng: {name: rng.standard_normal(shape) * scale}
+def normal(*shape: Dim, name: str = "x", scale: float = 1.0) -> Builder:
+    return lambda rng: {name: rng.standard_normal(rng.dims(*shape)) * scale}
 
 
-def uniform(*shape: int, low: float = 0.0, high: float = 1.0, name: str = "x") -> Builder:
-    return lambda rng: {name: rng.uniform(low, high, shape)}
+def uniform(*shape: Dim, low: float = 0.0, high: float = 1.0, name: str = "x") -> Builder:
+    return lambda rng: {name: rng.uniform(low, high, rng.dims(*shape))}
 
 
-def positive(*shape: int, low: float = 0.1, high: float = 4.0, name: str = "x") -> Builder:
+def positive(*shape: Dim, low: float = 0.1, high: float = 4.0, name: str = "x") -> Builder:
     return uniform(*shape, low=low, high=high, name=name)
 
 
-def integers(*shape: int, low: int = -50, high: int = 50, name: str = "x") -> Builder:
+def integers(*shape: Dim, low: int = -50, high: int = 50, name: str = "x") -> Builder:
     """Integer-valued float64 arrays (cast to an integer case dtype exactly)."""
-    return lambda rng: {name: rng.integers(low, high, shape).astype(np.float64)}
+    return lambda rng: {name: rng.integers(low, high, rng.dims(*shape)).astype(np.float64)}
 
 
-def pair(*shape: int, names: tuple[str, str] = ("x", "y")) -> Builder:
-    return lambda rng: {names[0]: rng.standard_normal(shape), names[1]: rng.standard_normal(shape)}
-
-
-def matmul(m: int, k: int, n: int) -> Builder:
-    return lambda rng: {"a": rng.standard_normal((m, k)), "b": rng.standard_normal((k, n))}
-
-
-def well_conditioned(n: int, batch: tuple[int, ...] = (), name: str = "a") -> Builder:
-    """Square matrices n*I + noise: far from singular, so low precision is judged fairly."""
-    return lambda rng: {name: rng.standard_normal((*batch, n, n)) + n * np.eye(n)}
-
-
-def spd(n: int, name: str = "a") -> Builder:
-    """Symmetric positive definite matrices (for Cholesky and friends)."""
-
-    def build(rng: np.random.Generator) -> dict[str, Any]:
-        m = rng.standard_normal((n, n))
-        return {name: m @ m.T / n + np.eye(n)}
+def pair(*shape: Dim, names: tuple[str, str] = ("x", "y")) -> Builder:
+    def build(rng: Draw) -> dict[str, Any]:
+        dims = rng.dims(*shape)
+        return {names[0]: rng.standard_normal(dims), names[1]: rng.standard_normal(dims)}
 
     return build
 
 
-def images(n: int, c: int, h: int, w: int, name: str = "x") -> Builder:
+def matmul(m: Dim, k: Dim, n: Dim) -> Builder:
+    def build(rng: Draw) -> dict[str, Any]:
+        m_, k_, n_ = rng.dims(m, k, n)
+        return {"a": rng.standard_normal((m_, k_)), "b": rng.standard_normal((k_, n_))}
+
+    return build
+
+
+def well_conditioned(n: Dim, batch: tuple[Dim, ...] = (), name: str = "a") -> Builder:
+    """Square matrices n*I + noise: far from singular, so low precision is judged fairly."""
+
+    def build(rng: Draw) -> dict[str, Any]:
+        (side,) = rng.dims(n)
+        return {name: rng.standard_normal((*rng.dims(*batch), side, side)) + side * np.eye(side)}
+
+    return build
+
+
+def spd(n: Dim, name: str = "a") -> Builder:
+    """Symmetric positive definite matrices (for Cholesky and friends)."""
+
+    def build(rng: Draw) -> dict[str, Any]:
+        (side,) = rng.dims(n)
+        m = rng.standard_normal((side, side))
+        return {name: m @ m.T / side + np.eye(side)}
+
+    return build
+
+
+def images(n: Dim, c: Dim, h: Dim, w: Dim, name: str = "x") -> Builder:
     return normal(n, c, h, w, name=name)
 
 

@@ -28,6 +28,10 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
     "tensorflow": ("tf", "tensorflow"),
 }
 BACKENDS = ("cpu", "gpu", "tpu")
+#: Input sizes: ``small`` is quick (CI, smoke tests); ``medium`` (the default) is large enough that
+#: device compute, not dispatch, dominates a case: around 1M elements or 512x512 matrices.
+SIZES = ("small", "medium")
+DEFAULT_SIZE = "medium"
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 DTYPES = (*FLOAT_DTYPES, "complex64", "complex128", "int8", "int16", "int32", "int64", "uint8", "bool")
 #: Default tolerances (rtol, atol) per dtype. atol is relative to the largest reference magnitude
@@ -46,6 +50,28 @@ CATEGORIES = (
 )
 
 Builder = Callable[[Any], Mapping[str, Any]]
+
+
+class Draw:
+    """What an input builder receives: a seeded ``numpy.random.Generator`` (its methods are
+    reachable directly: ``rng.standard_normal(...)``) and the run's input size."""
+
+    def __init__(self, rng: Any, size: str = DEFAULT_SIZE) -> None:
+        if size not in SIZES:
+            raise ValueError(f"unknown size {size!r}; valid: {', '.join(SIZES)}")
+        self.rng = rng
+        self.size = size
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rng, name)
+
+    def pick(self, small: Any, medium: Any) -> Any:
+        """``rng.pick(64, 512)``: the value for this run's size."""
+        return small if self.size == "small" else medium
+
+    def dims(self, *shape: int | tuple[int, int]) -> tuple[int, ...]:
+        """A shape whose entries are ints or ``(small, medium)`` pairs."""
+        return tuple(self.pick(*d) if isinstance(d, tuple) else d for d in shape)
 
 
 class CatalogError(Exception):

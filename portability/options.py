@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from portability import timing
-from portability.catalog import BACKENDS, DTYPES, FRAMEWORKS
+from portability.catalog import BACKENDS, DEFAULT_SIZE, DTYPES, FRAMEWORKS, SIZES
 
 DEFAULT_THRESHOLD = 1.5
 DEFAULT_CASE_TIMEOUT = 120.0
@@ -36,6 +36,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--framework", "comma list of frameworks: torch, jax, tensorflow (default: every installed one)",
            None, "LIST"),
     Option("--dtype", "run only these dtypes, a comma list (default: every dtype a kernel sweeps)", None, "LIST"),
+    Option("--size", f"input size: {', '.join(SIZES)} (default: {DEFAULT_SIZE}; small is quick, medium is "
+           "large enough that compute, not dispatch, dominates)", DEFAULT_SIZE, "SIZE"),
     Option("--baseline", "a stored run directory whose timings are the slowdown reference", None, "RUN_DIR"),
     Option("--slowdown-threshold", "a case is a slowdown when the lower end of the 95%% confidence interval "
            f"of its time ratio exceeds this (default: {DEFAULT_THRESHOLD})", DEFAULT_THRESHOLD, "RATIO"),
@@ -84,6 +86,14 @@ def parse_dtypes(value: str | None) -> tuple[str, ...] | None:
     return None if value is None else _choices(value, DTYPES, "dtype")
 
 
+def parse_size(value: str | None) -> str:
+    if value is None:
+        return DEFAULT_SIZE
+    if value not in SIZES:
+        raise ValueError(f"unknown size {value!r}; valid: {', '.join(SIZES)}")
+    return value
+
+
 def _positive(value: Any, flag: str, minimum: float = 0.0) -> float:
     try:
         number = float(value)
@@ -106,6 +116,7 @@ class Settings:
     backends: tuple[str, ...]
     frameworks: tuple[str, ...]
     dtypes: tuple[str, ...] | None
+    size: str
     baseline: Path | None
     threshold: float
     baseline_noise: float
@@ -127,6 +138,7 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
         backends=parse_backends(get("backend")),
         frameworks=parse_frameworks(get("framework"), installed),
         dtypes=parse_dtypes(get("dtype")),
+        size=parse_size(get("size")),
         baseline=baseline,
         threshold=_positive(get("slowdown_threshold"), "--slowdown-threshold", 1.0),
         baseline_noise=_at_least_one(get("baseline_noise")),

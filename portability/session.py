@@ -136,6 +136,7 @@ class PortabilitySession:
             "options": {
                 "backends": list(s.backends), "frameworks": list(s.frameworks),
                 "dtypes": list(s.dtypes) if s.dtypes else None,
+                "size": s.size,
                 "baseline": str(s.baseline) if s.baseline else None,
                 "slowdown_threshold": s.threshold, "baseline_noise": s.baseline_noise,
                 "case_timeout_s": s.case_timeout,
@@ -161,6 +162,11 @@ class PortabilitySession:
                 base = storage.read_run(s.baseline)
             except storage.RunFileError as exc:
                 raise pytest.UsageError(f"--baseline: {exc}") from None
+            base_size = (base.meta.get("options") or {}).get("size", "medium")
+            if base_size != s.size:
+                raise pytest.UsageError(
+                    f"--baseline {str(s.baseline)!r} ran at --size {base_size}, this run at --size {s.size}: "
+                    "timings of different input sizes are not comparable")
             self.baseline = storage.latest_by_id(base.cases)
         frameworks = [fw for fw in FRAMEWORKS if any(it.case.framework == fw for it in items)]
         if self.workerinput is not None:
@@ -209,7 +215,7 @@ class PortabilitySession:
             verdict = classify.Verdict(outcomes.UNAVAILABLE, f"cannot see {case.backend}: "
                                        f"{info['reasons'].get(case.backend, '?')}")
         else:
-            config = {"budget_s": s.timing_budget, "reference_timing": s.baseline is None}
+            config = {"budget_s": s.timing_budget, "reference_timing": s.baseline is None, "size": s.size}
             facts = self.pool.run(case.framework, case.__dict__, config, s.case_timeout)
             verdict = classify.case_outcome(facts)
         baseline = self.baseline.get(item.nodeid)

@@ -24,7 +24,7 @@ import ml_dtypes
 import numpy as np
 
 from portability import backends, timing
-from portability.catalog import DEFAULT_TOL, FRAMEWORKS, Keep, Kernel, find_kernel, load_kernels
+from portability.catalog import DEFAULT_SIZE, DEFAULT_TOL, FRAMEWORKS, Draw, Keep, Kernel, find_kernel, load_kernels
 from portability.classify import first_line
 
 _NP_DTYPES: dict[str, Any] = {
@@ -268,7 +268,7 @@ class CaseRunner:
             return facts
 
         seed = kernel.seed(variant)
-        raw = dict(kernel.variants[variant](np.random.default_rng(seed)))
+        raw = dict(kernel.variants[variant](Draw(np.random.default_rng(seed), config.get("size", DEFAULT_SIZE))))
         rounds = {k: config[k] for k in ("min_rounds", "max_rounds", "budget_s") if k in config}
         try:
             with warnings.catch_warnings(record=True) as caught:
