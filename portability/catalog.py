@@ -117,6 +117,12 @@ class Kernel:
     tags: Sequence[str] = ()
     frequency: int | None = None
     decile: int | None = None
+    #: The paper's own name for the function (``sampled_functions.csv`` api_name) where it is not
+    #: the last part of ``api`` (the paper mined bare names: ``decode``, ``cuda``).
+    paper_name: str = ""
+    #: For an API the installed framework no longer has: the version that removed it and what
+    #: replaces it ("removed in tensorflow 2.16; use tf.keras.layers.X"). Its cases are fail:missing.
+    removed: str = ""
     note: str = ""
 
     @property
@@ -144,9 +150,10 @@ class Kernel:
         return zlib.crc32(f"{self.api}|{variant}".encode())
 
 
-def paper(decile: int, frequency: int) -> dict[str, Any]:
-    """Metadata of a function from the paper's sample: ``Kernel(..., **paper(90, 120))``."""
-    return {"tags": ("paper",), "decile": decile, "frequency": frequency}
+def paper(decile: int, frequency: int, name: str = "") -> dict[str, Any]:
+    """Metadata of a function from the paper's sample: ``Kernel(..., **paper(90, 120))``; ``name``
+    is the paper's api_name where it differs from the last part of the qualified API."""
+    return {"tags": ("paper",), "decile": decile, "frequency": frequency, "paper_name": name}
 
 
 def same(*dtypes: str) -> dict[str, str]:

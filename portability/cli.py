@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from portability import storage, summary
+from portability.catalog import FRAMEWORKS
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -53,6 +54,56 @@ def _cases(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mine(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from portability import mine
+
+    paths = [Path(p) for p in args.paths]
+    for path in paths:
+        if not path.exists():
+            print(f"portability: error: corpus path {str(path)!r} does not exist", file=sys.stderr)
+            return 2
+    table = mine.mine(paths, args.framework, args.describe or "", introspect=not args.no_import)
+    prefix = Path(args.output or f"frequency-{args.framework}")
+    json_path, csv_path = mine.write_table(table, prefix)
+    f, c = table["files"], table["calls"]
+    print(f"{args.framework}: {f['files_parsed']} files mined, {f['files_without_framework']} without "
+          f"{args.framework}, {f['files_skipped']} skipped (do not parse) of {f['files_seen']}")
+    print(f"{len(table['apis'])} public APIs, {c['apis']} calls; {c['method_bucket']} method calls on receivers "
+          f"of unknown type in the {mine.METHOD_BUCKET} bucket; {c['builtins_skipped']} builtin calls skipped")
+    for row in table["apis"][: args.show]:
+        print(f"  {row['rank']:>4}  {row['calls']:>6}  {row['api']}")
+    print(f"wrote {json_path} and {csv_path}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from portability import mine, sample
+
+    table_path = Path(args.table or f"kernels/{args.framework}/frequency.json")
+    try:
+        table, sha = mine.read_table(table_path)
+        if table["framework"] != args.framework:
+            raise mine.TableError(f"{table_path}: a {table['framework']} table, not {args.framework}")
+        exclude_path = Path(args.exclude or f"kernels/{args.framework}/sample-exclude.txt")
+        if args.exclude and not exclude_path.is_file():
+            raise ValueError(f"--exclude {args.exclude!r} is not a file")
+        exclude = sample.read_exclusions(exclude_path) if exclude_path.is_file() else {}
+        drawn = sample.draw(table, args.seed, args.per_decile, args.top, exclude)
+    except (mine.TableError, ValueError) as exc:
+        print(f"portability: error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.output or f"kernels/{args.framework}/sample.json")
+    sample.write(drawn, table_path, sha, out)
+    for row in drawn["functions"]:
+        print(f"  {row['drawn']:<10} {row['calls']:>6}  {row['api']}")
+    print(f"{len(drawn['functions'])} functions (seed {args.seed}, table sha256 {sha[:12]}); wrote {out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portability", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +118,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--outcome", help="only outcomes starting with this, e.g. fail or fail:dtype")
     p.add_argument("--json", action="store_true", help="one JSON record per line")
     p.set_defaults(func=_cases)
+    p = sub.add_parser("mine", help="count calls of a framework's public APIs in Python source (frequency table)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories of Python source")
+    p.add_argument("--framework", required=True, choices=list(FRAMEWORKS))
+    p.add_argument("--describe", help="a description of the corpus, stored with the table")
+    p.add_argument("-o", "--output", metavar="PREFIX",
+                   help="write PREFIX.json and PREFIX.csv (default: frequency-FRAMEWORK)")
+    p.add_argument("--no-import", action="store_true",
+                   help="do not import the framework to check names (exists is left blank)")
+    p.add_argument("--show", type=int, default=10, metavar="N", help="print the N most called APIs (default 10)")
+    p.set_defaults(func=_mine)
+    p = sub.add_parser("sample", help="draw the usage sample from a frequency table, the study's way, seeded")
+    p.add_argument("--framework", required=True, choices=list(FRAMEWORKS))
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--per-decile", type=int, default=5, metavar="N", help="APIs drawn per decile (default 5)")
+    p.add_argument("--top", type=int, default=20, metavar="N", help="the N most called APIs (default 20)")
+    p.add_argument("--table", help="frequency table (default: kernels/FRAMEWORK/frequency.json)")
+    p.add_argument("-o", "--output", help="sample file (default: kernels/FRAMEWORK/sample.json)")
+    p.add_argument("--exclude", help="'api  # reason' lines passed over for the next draw "
+                   "(default: kernels/FRAMEWORK/sample-exclude.txt when it exists)")
+    p.set_defaults(func=_sample)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
