@@ -104,6 +104,40 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalog(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from portability import inventory
+    from portability.catalog import CatalogError
+    from portability.options import parse_frameworks
+
+    try:
+        frameworks = parse_frameworks(args.framework, list(FRAMEWORKS))
+        inv = inventory.load(Path(args.kernels), frameworks)
+    except (ValueError, CatalogError) as exc:
+        print(f"portability: error: {exc}", file=sys.stderr)
+        return 2
+    table = inventory.rows(inv)
+    cover = inventory.coverage(inv)
+    if args.format == "csv":
+        sys.stdout.write(inventory.render_csv(table))
+        return 0
+    if args.format == "json":
+        print(json.dumps({"kernels": table, "coverage": cover}, indent=1))
+        return 0
+    for line in inventory.render_table(table):
+        print(line)
+    print()
+    for fw, c in cover.items():
+        print(f"{fw}: {c['functions']} functions; paper functions covered {c['paper_covered']}/{c['paper_total']}; "
+              f"usage sample covered {c['sample_covered']}/{c['sample_total']}")
+        if c["paper_missing"]:
+            print(f"  paper functions without a kernel: {', '.join(c['paper_missing'])}")
+        if c["sample_missing"]:
+            print(f"  sampled APIs without a kernel: {', '.join(c['sample_missing'])}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portability", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--exclude", help="'api  # reason' lines passed over for the next draw "
                    "(default: kernels/FRAMEWORK/sample-exclude.txt when it exists)")
     p.set_defaults(func=_sample)
+    p = sub.add_parser("catalog", help="list the catalog's kernels with usage data, and its coverage")
+    p.add_argument("--framework", help="comma list of frameworks (default: all three)")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--kernels", default="kernels", help="the catalog folder (default: kernels)")
+    p.set_defaults(func=_catalog)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

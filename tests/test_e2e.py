@@ -1,4 +1,4 @@
-"""End to end: the repository's starter catalog on the CPU for all three frameworks, run files checked.
+"""End to end: the whole catalog at ``--size small`` on the CPU for all three frameworks, run files checked.
 
 One real run (a few minutes on 2 cores) shared by the tests of this module.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from portability import storage
+from portability import inventory, storage
 from portability.backends import installed
 from portability.catalog import FRAMEWORKS
 
@@ -27,8 +27,8 @@ def cpu_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comple
         pytest.skip(f"the end-to-end run needs all three frameworks; installed: {installed()}")
     out = tmp_path_factory.mktemp("e2e")
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--backend=cpu", f"--results-dir={out}", "--timing-budget=0.05",
-         "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "--backend=cpu", "--size=small", f"--results-dir={out}",
+         "--timing-budget=0.05", "-p", "no:cacheprovider"],
         cwd=ROOT, capture_output=True, text=True, timeout=1500,
     )
     runs = storage.find_runs(out)
@@ -59,6 +59,7 @@ def test_run_json_describes_machine_and_frameworks(cpu_run):
     assert m["frameworks"]["jax"]["visible"] == {"cpu": m["frameworks"]["jax"]["visible"]["cpu"]}
     assert m["numerics"]["jax_enable_x64"] is False
     assert m["cases"] == m["collected"] == len(run.cases)
+    assert m["options"]["size"] == "small"
 
 
 def test_every_case_has_a_complete_record(cpu_run):
@@ -75,17 +76,13 @@ def test_every_case_has_a_complete_record(cpu_run):
             assert c["check"] in ("numpy", "property", "self", "cpu-float64", "cpu-float32"), (c["id"], c["check"])
 
 
-def test_catalog_size_and_paper_coverage(cpu_run):
+def test_every_function_of_the_catalog_ran(cpu_run):
     _, run = cpu_run
-    functions: dict[str, set[str]] = defaultdict(set)
-    paper: dict[str, set[str]] = defaultdict(set)
-    for c in run.cases:
-        functions[c["framework"]].add(c["api"])
-        if c["paper"]:
-            paper[c["framework"]].add(c["api"])
+    inv = inventory.load(ROOT / "kernels")
     for fw in FRAMEWORKS:
-        assert len(functions[fw]) >= 25, (fw, len(functions[fw]))
-        assert len(paper[fw]) >= 10, (fw, len(paper[fw]))
+        ran = {c["api"] for c in run.cases if c["framework"] == fw}
+        assert ran == {k.api for _, k in inv.kernels[fw]}, fw
+        assert len(ran) >= 150, (fw, len(ran))
 
 
 def test_real_dtype_and_not_implemented_failures_and_no_harness_errors(cpu_run):

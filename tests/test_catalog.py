@@ -1,0 +1,95 @@
+"""The catalog's self-test (issue: every kernel resolves, runs in float32 on the CPU at --size small, and
+has a check that can fail) and its coverage of the study's sample and of our usage sample."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from portability import inventory, selftest
+from portability.backends import installed
+from portability.catalog import FRAMEWORKS
+from portability.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+MIN_FUNCTIONS = 150
+
+
+@pytest.mark.parametrize("framework", list(FRAMEWORKS))
+def test_every_kernel_resolves_runs_and_has_a_check_that_can_fail(framework: str) -> None:
+    if framework not in installed():
+        pytest.skip(f"{framework} is not installed")
+    result = selftest.run_in_subprocess(framework, str(ROOT / "kernels"), "small")
+    assert result["checked"] >= MIN_FUNCTIONS
+    assert result["problems"] == [], "\n".join(result["problems"])
+
+
+def test_the_catalog_covers_the_paper_sample_and_our_usage_sample() -> None:
+    cover = inventory.coverage(inventory.load(ROOT / "kernels"))
+    for fw, c in cover.items():
+        assert c["functions"] >= MIN_FUNCTIONS, (fw, c["functions"])
+        assert c["paper_missing"] == [], (fw, c["paper_missing"])
+        assert c["sample_missing"] == [], (fw, c["sample_missing"])
+        assert c["paper_total"] >= 60 and c["sample_total"] >= 140, (fw, c["paper_total"], c["sample_total"])
+
+
+def test_catalog_command_lists_kernels_and_prints_coverage(capsys) -> None:
+    assert main(["catalog", "--kernels", str(ROOT / "kernels")]) == 0
+    out = capsys.readouterr().out
+    for fw in FRAMEWORKS:
+        line = next(x for x in out.splitlines() if x.startswith(f"{fw}: "))
+        assert "paper functions covered" in line and "usage sample covered" in line
+    assert main(["catalog", "--framework", "jax", "--format", "csv", "--kernels", str(ROOT / "kernels")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("framework,api,file,category,calls,decile,sample,paper")
+    assert all(x.startswith("jax,") for x in lines[1:]) and len(lines) > MIN_FUNCTIONS
+    assert main(["catalog", "--framework", "mxnet"]) == 2
+    assert "unknown framework 'mxnet'; valid: torch, jax, tensorflow" in capsys.readouterr().err
+
+
+BAD_CATALOG = '''
+    import numpy as np
+
+    from portability.builders import normal
+    from portability.catalog import Kernel
+
+    KERNELS = [
+        # sound: the CPU float64 run is the reference
+        Kernel(api="torch.exp", category="elementwise", inputs=normal(8)),
+        # a property check that looks at nothing: it cannot fail
+        Kernel(api="torch.sin", category="elementwise", inputs=normal(8), check=lambda out, x: None),
+        # a reference that ignores the output's values (only its shape)
+        Kernel(api="torch.cos", category="elementwise", inputs=normal(8),
+               check=lambda out, x: None if np.shape(out) == x.shape else 1 / 0),
+        # an integer-only kernel with no check: on the CPU it could only be compared with itself
+        Kernel(api="torch.bitwise_not", category="elementwise", inputs=normal(8), dtypes=("int64",)),
+        # does not resolve and does not say so
+        Kernel(api="torch.no_such_function", category="elementwise", inputs=normal(8)),
+        # says removed, yet resolves
+        Kernel(api="torch.tan", category="elementwise", inputs=normal(8), removed="removed in torch 9"),
+        # declared removed, and really missing: a sound fail:missing
+        Kernel(api="torch.gone_for_good", category="elementwise", inputs=normal(8), removed="removed in torch 2.0"),
+        # the builder is broken
+        Kernel(api="torch.abs", category="elementwise", inputs=lambda rng: {"x": rng.no_such_method(3)}),
+    ]
+'''
+
+
+def test_the_self_test_finds_each_kind_of_unsound_kernel(tmp_path: Path) -> None:
+    if "torch" not in installed():
+        pytest.skip("torch is not installed")
+    (tmp_path / "kernels" / "torch").mkdir(parents=True)
+    (tmp_path / "kernels" / "torch" / "bad.py").write_text(textwrap.dedent(BAD_CATALOG))
+    result = selftest.run_in_subprocess("torch", str(tmp_path / "kernels"), "small")
+    problems = "\n".join(result["problems"])
+    assert result["checked"] == 8
+    assert "torch.exp" not in problems and "torch.gone_for_good" not in problems
+    assert "torch.sin[float32-default]: its check (property) accepts an altered output" in problems
+    assert "torch.cos[float32-default]: its check (property) accepts an altered output" in problems
+    assert "torch.bitwise_not[int64-default]: no check that can fail (check: self)" in problems
+    assert "torch.no_such_function: does not resolve" in problems and "does not say removed=" in problems
+    assert "torch.tan: resolves, yet says removed='removed in torch 9'" in problems
+    assert "torch.abs[float32-default]: input builder failed: AttributeError" in problems
+    assert len(result["problems"]) == 6, problems
