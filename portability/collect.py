@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from portability import catalog, outcomes
+from portability import catalog, inventory, outcomes
 
 if TYPE_CHECKING:
     from portability.session import PortabilitySession
@@ -27,13 +27,17 @@ class CatalogFile(pytest.File):
         if catalog.framework_of(self.path) not in session.settings.frameworks:
             return
         kernels = catalog.load_kernels(self.path)
+        folder = str(self.path.parent)
+        if folder not in session.usage:
+            session.usage[folder] = inventory.usage(self.path.parent)
         for kernel in kernels:
             # One entry per API across the catalog: the API names the function in every summary.
             first = session.apis.setdefault(kernel.api, str(self.path))
             if first != str(self.path):
                 raise catalog.CatalogError(f"{self.path}: entry {kernel.api!r} is already defined in {first}")
             for case in catalog.cases(self.path, kernel, session.settings.backends, session.settings.dtypes):
-                yield CaseItem.from_parent(self, name=f"{kernel.api}[{case.param}]", case=case, kernel=kernel)
+                yield CaseItem.from_parent(self, name=f"{kernel.api}[{case.param}]", case=case, kernel=kernel,
+                                           usage=session.usage[folder].get(kernel.api))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, catalog.CatalogError):
@@ -42,13 +46,18 @@ class CatalogFile(pytest.File):
 
 
 class CaseItem(pytest.Item):
-    def __init__(self, *, case: catalog.Case, kernel: catalog.Kernel, **kwargs: Any) -> None:
+    def __init__(self, *, case: catalog.Case, kernel: catalog.Kernel, usage: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.kernel = kernel
+        #: calls and decile in the mined frequency table, and how our usage sample drew it (if it did)
+        self.usage = usage
         self.record: dict[str, Any] | None = None
         for tag in kernel.tags:
             self.add_marker(tag)
+        if usage and usage.get("sampled"):
+            self.add_marker("sample")
         self.add_marker(case.framework)
 
     def runtest(self) -> None:

@@ -66,6 +66,17 @@ class Inventory:
     paper: list[PaperRow]
 
 
+def usage(folder: Path) -> dict[str, dict[str, Any]]:
+    """API -> {calls, decile, sampled} from a catalog folder's frequency table and sample."""
+    freq, drawn = folder / "frequency.json", folder / "sample.json"
+    rows = json.loads(freq.read_text())["apis"] if freq.is_file() else []
+    sampled = {r["api"]: r["drawn"] for r in json.loads(drawn.read_text())["functions"]} if drawn.is_file() else {}
+    found = {r["api"]: {"calls": r["calls"], "decile": r["decile"], "sampled": sampled.get(r["api"])} for r in rows}
+    for api, how in sampled.items():
+        found.setdefault(api, {"calls": 0, "decile": None, "sampled": how})
+    return found
+
+
 def load(kernels_dir: Path, frameworks: Iterable[str] = tuple(FRAMEWORKS)) -> Inventory:
     """Every catalog file under ``kernels_dir`` with its framework's frequency table and sample."""
     inv = Inventory({}, {}, {}, paper_rows())

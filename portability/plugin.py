@@ -38,6 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for fw in catalog.FRAMEWORKS:
         config.addinivalue_line("markers", f"{fw}: a catalog case of {fw}")
     config.addinivalue_line("markers", "paper: a function sampled by Mince et al. 2023")
+    config.addinivalue_line("markers", "sample: a function drawn in our usage sample (kernels/<framework>/sample.json)")
 
 
 def _python_plugin_collects(path: Path, parent: pytest.Collector) -> bool:

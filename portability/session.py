@@ -30,7 +30,7 @@ def unavailable_error(backends: tuple[str, ...], infos: dict[str, dict[str, Any]
 
 
 def build_record(case: Case, kernel: Kernel, nodeid: str, facts: dict[str, Any], verdict: classify.Verdict,
-                 ratio: dict[str, Any] | None, duration: float) -> dict[str, Any]:
+                 ratio: dict[str, Any] | None, duration: float, usage: dict[str, Any] | None = None) -> dict[str, Any]:
     error = facts.get("error") or {}
     return {
         "id": nodeid,
@@ -56,8 +56,10 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: dict[str, Any],
         "ratio": ratio,
         "tags": list(kernel.tags),
         "paper": kernel.paper,
-        "decile": kernel.decile,
+        "decile": kernel.decile,  # the paper's decile and mined calls, for a paper function
         "frequency": kernel.frequency,
+        "usage": usage,  # our frequency table: calls, decile, and how our usage sample drew it
+        "size": facts.get("size"),
         "worker_pid": facts.get("pid"),
         "check_s": facts.get("check_s"),
         "worker_s": facts.get("worker_s"),
@@ -122,6 +124,7 @@ class PortabilitySession:
         self.records: list[dict[str, Any]] = []
         self.baseline: dict[str, dict[str, Any]] = {}
         self.apis: dict[str, str] = {}  # qualified API -> the catalog file that defines it
+        self.usage: dict[str, dict[str, dict[str, Any]]] = {}  # catalog folder -> inventory.usage
         self.node_outputs: list[dict[str, Any]] = []
         self.parallel: dict[str, Any] | None = None  # the -n plan, in the controller
         self.started = time.monotonic()
@@ -231,7 +234,8 @@ class PortabilitySession:
                 ratio["confirmation"] = ratio_again
             if confirmed.outcome != outcomes.SLOWDOWN:
                 verdict = classify.Verdict(outcomes.PASS, "")
-        record = build_record(case, item.kernel, item.nodeid, facts, verdict, ratio, time.monotonic() - t0)
+        record = build_record(case, item.kernel, item.nodeid, facts, verdict, ratio, time.monotonic() - t0,
+                              item.usage)
         if self.worker_id:
             record["xdist_worker"] = self.worker_id  # timed beside other workers: see run.json "parallel"
         self.cases.append(record)

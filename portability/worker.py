@@ -255,7 +255,8 @@ class CaseRunner:
     def run(self, case: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
         kernel = self.kernel(case["path"], case["api"])
         dtype, variant, backend = case["dtype"], case["variant"], case["backend"]
-        facts: dict[str, Any] = {"backend": backend, "dtype": dtype, "pid": os.getpid()}
+        facts: dict[str, Any] = {"backend": backend, "dtype": dtype, "pid": os.getpid(),
+                                 "size": config.get("size", DEFAULT_SIZE)}
         try:
             fn, fw = resolve(kernel.api)
         except (AttributeError, ImportError) as exc:
