@@ -1,4 +1,4 @@
-"""(c) A/A and (d) wall time: the whole catalog run twice per framework on this machine's CPU.
+"""(c) A/A and (d) wall time: the whole catalog at --size small run twice per framework on this CPU.
 
 The second run takes the first as its ``--baseline``: with the same code on the same machine no
 case may be a slowdown and no case that passed may fail (a "regression"). The first run's files
@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_catalog(framework: str, results: Path, *extra: str) -> tuple[storage.Run, float]:
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--backend=cpu", f"--framework={framework}", f"--results-dir={results}",
+        [sys.executable, "-m", "pytest", "--backend=cpu", "--size=small", f"--framework={framework}",
+         f"--results-dir={results}",
          "-p", "no:cacheprovider", "-q", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )
