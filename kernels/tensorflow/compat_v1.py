@@ -7,10 +7,12 @@ tf.train.ExponentialMovingAverage. Session outputs are NumPy arrays.
 
 import numpy as np
 
-from portability.builders import normal, pair
+from portability.builders import BIG_SIDE, normal, pair
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
+#: Session.run sums rows of 1024 products at both sizes; --size sets the number of rows.
+ROWS = (4, 1024)
 
 
 def _graph(c):
@@ -52,7 +54,8 @@ def _global_init_setup(c, x):
 
 
 def _adadelta_inputs(rng):
-    return {"x": rng.standard_normal((256, 256)), "grad": rng.standard_normal((256, 256))}
+    shape = rng.dims(BIG_SIDE, BIG_SIDE)
+    return {"x": rng.standard_normal(shape), "grad": rng.standard_normal(shape)}
 
 
 def _adadelta_setup(c, x, grad):
@@ -80,8 +83,9 @@ def _adadelta_ref(x, grad, lr=1.0, rho=0.95, eps=1e-2):
 
 
 def _accuracy_inputs(rng):
-    labels = rng.integers(0, 5, 4096)
-    preds = np.where(rng.uniform(size=4096) < 0.7, labels, rng.integers(0, 5, 4096))
+    n = rng.pick(4096, 1 << 20)
+    labels = rng.integers(0, 5, n)
+    preds = np.where(rng.uniform(size=n) < 0.7, labels, rng.integers(0, 5, n))
     return {"labels": labels.astype(np.float64), "predictions": preds.astype(np.float64)}
 
 
@@ -119,15 +123,15 @@ def _ema_setup(c, x, y):
 
 
 KERNELS = [
-    Kernel("tf.compat.v1.placeholder", "graph", normal(256, 1024),
+    Kernel("tf.compat.v1.placeholder", "graph", normal(BIG_SIDE, BIG_SIDE),
            dtypes=("float32", "float64", "float16", "bfloat16", "int32"), setup=_placeholder_setup,
            reference=np.square, tags=("paper",), decile=100, frequency=2567,
            note="feed a placeholder and run square(p)"),
-    Kernel("tf.compat.v1.Session.run", "graph", pair(256, 1024),
+    Kernel("tf.compat.v1.Session.run", "graph", pair(ROWS, 1024),
            dtypes=("float32", "float64", "float16", "bfloat16", "int32", "int64", "complex64"),
            setup=_session_run_setup, reference=lambda x, y: np.sum(x * y, axis=1),
            tags=("paper",), decile=100, frequency=4994, note="run reduce_sum(a * b, axis=1) on graph constants"),
-    Kernel("tf.compat.v1.global_variables_initializer", "graph", normal(256, 1024, scale=10.0),
+    Kernel("tf.compat.v1.global_variables_initializer", "graph", normal(BIG_SIDE, BIG_SIDE, scale=10.0),
            dtypes=(*FLOATS, "int32", "bool"), setup=_global_init_setup, reference=lambda x: x,
            tags=("paper",), decile=100, frequency=669, note="run the initializer, then read the variable"),
     Kernel("tf.compat.v1.train.AdadeltaOptimizer", "optimizer", _adadelta_inputs, dtypes=FLOATS,
@@ -137,9 +141,9 @@ KERNELS = [
            setup=_accuracy_setup, reference=lambda labels, predictions: np.mean(labels == predictions),
            tol={"int32": (1e-6, 0.0), "int64": (1e-6, 0.0)}, tags=("paper",), decile=80, frequency=61,
            note="reset local variables, run the update op, read the float32 accuracy"),
-    Kernel("tf.Variable", "creation", normal(256, 1024, scale=10.0), dtypes=(*FLOATS, "int32", "bool"),
+    Kernel("tf.Variable", "creation", normal(BIG_SIDE, BIG_SIDE, scale=10.0), dtypes=(*FLOATS, "int32", "bool"),
            setup=lambda c, x: lambda: c.fn(x), reference=lambda x: x, tags=("paper",), decile=100, frequency=1875),
-    Kernel("tf.train.ExponentialMovingAverage", "optimizer", pair(256, 1024), dtypes=FLOATS,
+    Kernel("tf.train.ExponentialMovingAverage", "optimizer", pair(BIG_SIDE, BIG_SIDE), dtypes=FLOATS,
            setup=_ema_setup, reference=lambda x, y: 0.9 * x + 0.1 * y, tags=("paper",), decile=80, frequency=52,
            note="one apply() of decay 0.9 with the shadow reset to x and the variable at y"),
 ]

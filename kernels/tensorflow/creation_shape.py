@@ -2,11 +2,16 @@
 
 import numpy as np
 
-from portability.builders import normal, nothing
+from portability.builders import BIG_SIDE, normal
 from portability.catalog import Keep, Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "int32", "int64", "bool")
+
+
+def _shape(rng):
+    """The output shape of tf.zeros / tf.fill: 4096 or 1M elements."""
+    return {"shape": rng.dims(BIG_SIDE, BIG_SIDE)}
 
 
 def _from_host(c, x):
@@ -16,15 +21,22 @@ def _from_host(c, x):
 
 
 def _fill_inputs(rng):
-    return {"value": np.asarray(rng.uniform(1.0, 9.0))}
+    return {"value": np.asarray(rng.uniform(1.0, 9.0)), **_shape(rng)}
+
+
+def _range_inputs(rng):
+    """range(-limit, limit, 3): 2000 values, or at medium the longest integer-step range float16 can
+    hold (its largest finite value is 65504): 20000 values."""
+    return {"limit": rng.pick(3000, 30000)}
 
 
 def _scatter_inputs(rng):
-    rows = rng.choice(1024, size=128, replace=False)
+    n, k = rng.pick(64, 16384), rng.pick(8, 2048)  # rows of 64, k of them updated
+    rows = rng.choice(n, size=k, replace=False)
     return {
-        "tensor": rng.integers(-20, 20, (1024, 64)).astype(np.float64),
+        "tensor": rng.integers(-20, 20, (n, 64)).astype(np.float64),
         "indices": Keep(rows.reshape(-1, 1).astype(np.int32)),
-        "updates": rng.integers(-20, 20, (128, 64)).astype(np.float64),
+        "updates": rng.integers(-20, 20, (k, 64)).astype(np.float64),
     }
 
 
@@ -41,26 +53,34 @@ def _space_to_batch_ref(x, block=2):
 
 
 def _sequence_mask_inputs(rng):
-    return {"lengths": rng.integers(0, 65, 512).astype(np.float64)}
+    return {"lengths": rng.integers(0, 65, rng.pick(64, 16384)).astype(np.float64)}
+
+
+def _gather_inputs(rng):
+    rows = rng.pick(1024, 16384)
+    return {"params": rng.standard_normal((rows, 64)),
+            "indices": Keep(rng.integers(0, rows, rng.pick(64, 16384)).astype(np.int32))}
 
 
 KERNELS = [
-    Kernel("tf.constant", "creation", normal(256, 1024, scale=10.0), dtypes=ALL, setup=_from_host,
+    Kernel("tf.constant", "creation", normal(BIG_SIDE, BIG_SIDE, scale=10.0), dtypes=ALL, setup=_from_host,
            reference=lambda x: x, tags=("paper",), decile=100, frequency=3231,
            note="a host NumPy array of the case dtype becomes a tensor (placed by the device scope)"),
-    Kernel("tf.convert_to_tensor", "creation", normal(256, 1024, scale=10.0), dtypes=ALL, setup=_from_host,
+    Kernel("tf.convert_to_tensor", "creation", normal(BIG_SIDE, BIG_SIDE, scale=10.0), dtypes=ALL, setup=_from_host,
            reference=lambda x: x, tags=("paper",), decile=100, frequency=819),
-    Kernel("tf.zeros", "creation", nothing(), dtypes=(*ALL, "complex64"),
-           call=lambda c: c.fn((256, 1024), dtype=c.dtype), reference=lambda: np.zeros((256, 1024)),
+    Kernel("tf.zeros", "creation", _shape, dtypes=(*ALL, "complex64"),
+           call=lambda c, shape: c.fn(shape, dtype=c.dtype), reference=np.zeros,
            tags=("paper",), decile=100, frequency=1843),
     Kernel("tf.fill", "creation", _fill_inputs, dtypes=ALL,
-           call=lambda c, value: c.fn([256, 1024], value), reference=lambda value: np.full((256, 1024), value),
+           call=lambda c, value, shape: c.fn(shape, value), reference=lambda value, shape: np.full(shape, value),
            tags=("paper",), decile=90, frequency=115),
-    Kernel("tf.range", "creation", nothing(), dtypes=("int32", "int64", "float32", "float64", "float16", "bfloat16"),
-           call=lambda c: c.fn(-3000, 3000, 3, dtype=c.dtype), reference=lambda: np.arange(-3000, 3000, 3),
+    Kernel("tf.range", "creation", _range_inputs,
+           dtypes=("int32", "int64", "float32", "float64", "float16", "bfloat16"),
+           call=lambda c, limit: c.fn(-limit, limit, 3, dtype=c.dtype),
+           reference=lambda limit: np.arange(-limit, limit, 3),
            tags=("paper",), decile=100, frequency=4152,
            note="start/limit/delta are converted to the requested dtype before the length is computed"),
-    Kernel("tf.reshape", "shape", normal(64, 4096, scale=10.0), dtypes=(*ALL, "complex64"),
+    Kernel("tf.reshape", "shape", normal(BIG_SIDE, BIG_SIDE, scale=10.0), dtypes=(*ALL, "complex64"),
            call=lambda c, x: c.fn(x, [256, -1]), reference=lambda x: np.reshape(x, (256, -1)),
            tags=("paper",), decile=100, frequency=3073),
     Kernel("tf.sequence_mask", "creation", _sequence_mask_inputs, dtypes=("int32", "int64"), out_dtype="bool",
@@ -69,15 +89,12 @@ KERNELS = [
            tags=("paper",), decile=70, frequency=23),
     Kernel("tf.tensor_scatter_nd_update", "indexing", _scatter_inputs, dtypes=ALL, reference=_scatter_ref,
            tags=("paper",), decile=10, frequency=1),
-    Kernel("tf.experimental.numpy.diagflat", "creation", normal(256, scale=10.0),
+    Kernel("tf.experimental.numpy.diagflat", "creation", normal(BIG_SIDE, scale=10.0),
            dtypes=("float32", "float64", "float16", "bfloat16", "int32", "int64"), reference=np.diagflat,
            tags=("paper",), decile=20, frequency=2),
-    Kernel("tf.compat.v1.space_to_batch", "shape", normal(4, 64, 64, 8, scale=10.0),
+    Kernel("tf.compat.v1.space_to_batch", "shape", normal((2, 8), (16, 64), (16, 64), (8, 32), scale=10.0),
            dtypes=("float32", "float64", "float16", "bfloat16", "int32", "bool"),
            call=lambda c, x: c.fn(x, [[0, 0], [0, 0]], 2), reference=_space_to_batch_ref,
            tags=("paper",), decile=10, frequency=1),
-    Kernel("tf.gather", "indexing",
-           lambda rng: {"params": rng.standard_normal((4096, 64)),
-                        "indices": Keep(rng.integers(0, 4096, 2048).astype(np.int32))},
-           dtypes=ALL, reference=lambda params, indices: params[indices]),
+    Kernel("tf.gather", "indexing", _gather_inputs, dtypes=ALL, reference=lambda params, indices: params[indices]),
 ]

@@ -3,19 +3,21 @@
 import numpy as np
 import scipy.special
 
-from portability.builders import normal, uniform
+from portability.builders import BIG_SIDE, normal, uniform
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
-N = (512, 512)
+N = (BIG_SIDE, BIG_SIDE)
 
 
 def _truediv_inputs(rng):
-    return {"x": rng.uniform(0.0, 100.0, N), "y": rng.uniform(1.0, 9.0, N)}
+    n = rng.dims(*N)
+    return {"x": rng.uniform(0.0, 100.0, n), "y": rng.uniform(1.0, 9.0, n)}
 
 
 def _add_inputs(rng):
-    return {"x": rng.uniform(0.0, 250.0, N), "y": rng.uniform(0.0, 250.0, N)}
+    n = rng.dims(*N)
+    return {"x": rng.uniform(0.0, 250.0, n), "y": rng.uniform(0.0, 250.0, n)}
 
 
 KERNELS = [

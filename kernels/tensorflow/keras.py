@@ -6,33 +6,35 @@ parameters; the forward pass (or one optimizer step) is what is timed.
 
 import numpy as np
 
-from portability.builders import normal
+from portability.builders import BIG_SIDE, SIDE, normal
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 
 
 def _dense_inputs(rng):
-    return {"x": rng.standard_normal((256, 512)), "w": rng.standard_normal((512, 256)) / np.sqrt(512),
-            "b": rng.standard_normal(256)}
+    m, k, n = rng.dims(SIDE, SIDE, SIDE)
+    return {"x": rng.standard_normal((m, k)), "w": rng.standard_normal((k, n)) / np.sqrt(k),
+            "b": rng.standard_normal(n)}
 
 
 def _dense_setup(c, x, w, b):
-    layer = c.fn(256, dtype=c.dtype)
-    layer.build((None, 512))
+    layer = c.fn(w.shape[1], dtype=c.dtype)
+    layer.build((None, w.shape[0]))
     layer.kernel.assign(w)
     layer.bias.assign(b)
     return lambda: layer(x)
 
 
 def _conv_inputs(rng):
-    return {"x": rng.standard_normal((8, 32, 32, 16)), "w": rng.standard_normal((3, 3, 16, 32)) / 12.0,
-            "b": rng.standard_normal(32)}
+    """16 input channels at both sizes (a sum of 144 products per output); --size sets batch and image side."""
+    return {"x": rng.standard_normal(rng.dims((2, 8), (16, 64), (16, 64), 16)),
+            "w": rng.standard_normal((3, 3, 16, 32)) / 12.0, "b": rng.standard_normal(32)}
 
 
 def _conv_setup(c, x, w, b):
     layer = c.fn(32, 3, dtype=c.dtype)
-    layer.build((None, 32, 32, 16))
+    layer.build((None, *x.shape[1:]))
     layer.kernel.assign(w)
     layer.bias.assign(b)
     return lambda: layer(x)
@@ -56,7 +58,8 @@ def _layernorm_ref(x):
 
 
 def _adam_inputs(rng):
-    return {"x": rng.standard_normal((256, 256)), "grad": rng.standard_normal((256, 256))}
+    shape = rng.dims(BIG_SIDE, BIG_SIDE)
+    return {"x": rng.standard_normal(shape), "grad": rng.standard_normal(shape)}
 
 
 def _adam_setup(c, x, grad):
@@ -88,7 +91,7 @@ KERNELS = [
            reference=lambda x, w, b: x @ w + b),
     Kernel("tf.keras.layers.Conv2D", "module", _conv_inputs, dtypes=FLOATS, setup=_conv_setup,
            reference=_conv_ref),
-    Kernel("tf.keras.layers.LayerNormalization", "module", normal(256, 1024, scale=3.0), dtypes=FLOATS,
+    Kernel("tf.keras.layers.LayerNormalization", "module", normal((4, 1024), 1024, scale=3.0), dtypes=FLOATS,
            setup=_layernorm_setup, reference=_layernorm_ref),
     Kernel("tf.keras.optimizers.Adam", "optimizer", _adam_inputs, dtypes=FLOATS, setup=_adam_setup,
            reference=_adam_ref, note="one apply_gradients step (Keras defaults, learning_rate=0.01)"),

@@ -8,10 +8,12 @@ with "Could not find device for node" and bfloat16 is refused by the op's type l
 import numpy as np
 import scipy.linalg
 
-from portability.builders import matmul, spd, well_conditioned
+from portability.builders import SIDE, matmul, spd, well_conditioned
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
+#: Tall matrices for SVD: 64x48, or 512x384 at medium.
+TALL = ((64, 512), (48, 384))
 
 
 def _svd_canonical(out):
@@ -43,10 +45,11 @@ def _qr_reference(a):
     return a, np.abs(np.diagonal(r, axis1=-2, axis2=-1))
 
 
-def _real_spectrum(n):
+def _real_spectrum(side):
     """S diag(1..n) S^-1 with a well-conditioned S: a general matrix with real, distinct eigenvalues."""
 
     def build(rng):
+        (n,) = rng.dims(side)
         s = rng.standard_normal((n, n)) + 2 * np.sqrt(n) * np.eye(n)
         return {"a": s @ np.diag(np.arange(1.0, n + 1)) @ np.linalg.inv(s)}
 
@@ -58,16 +61,18 @@ def _eig_canonical(out):
     return np.sort(np.real(np.asarray(w)))
 
 
-def _lower_triangular(n, k):
+def _lower_triangular(side, k):
     def build(rng):
-        return {"a": np.tril(rng.standard_normal((n, n))) + n * np.eye(n), "b": rng.standard_normal((n, k))}
+        n, k_ = rng.dims(side, k)
+        return {"a": np.tril(rng.standard_normal((n, n))) + n * np.eye(n), "b": rng.standard_normal((n, k_))}
 
     return build
 
 
 def _set_diag_inputs(rng):
-    return {"x": rng.integers(-3, 4, (8, 128, 128)).astype(np.float64),
-            "diag": rng.integers(-3, 4, (8, 128)).astype(np.float64)}
+    batch, n = rng.dims((1, 64), (64, 128))
+    return {"x": rng.integers(-3, 4, (batch, n, n)).astype(np.float64),
+            "diag": rng.integers(-3, 4, (batch, n)).astype(np.float64)}
 
 
 def _set_diag_ref(x, diag):
@@ -78,35 +83,46 @@ def _set_diag_ref(x, diag):
 
 
 def _solve_inputs(rng):
-    n = 256
+    n = rng.pick(64, 512)
     return {"a": rng.standard_normal((n, n)) + n * np.eye(n), "b": rng.standard_normal((n, 16))}
 
 
+def _expm_inputs(rng):
+    """Entries of sd 0.8/sqrt(n) (0.1 at n=64): the spectral norm, hence the scaling-and-squaring
+    work and the conditioning, stays about 1.6 at every size."""
+    n = rng.pick(32, 512)
+    return {"a": rng.standard_normal((n, n)) * 0.8 / np.sqrt(n)}
+
+
 KERNELS = [
-    Kernel("tf.linalg.matmul", "linalg", matmul(256, 256, 256), dtypes=FLOATS, reference=np.matmul,
+    Kernel("tf.linalg.matmul", "linalg", matmul(SIDE, SIDE, SIDE), dtypes=FLOATS, reference=np.matmul,
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
-    Kernel("tf.linalg.inv", "linalg", well_conditioned(64), dtypes=FLOATS, reference=np.linalg.inv),
-    Kernel("tf.linalg.svd", "linalg", lambda rng: {"a": rng.standard_normal((128, 96))}, dtypes=FLOATS,
+    Kernel("tf.linalg.inv", "linalg", well_conditioned(SIDE), dtypes=FLOATS, reference=np.linalg.inv),
+    Kernel("tf.linalg.svd", "linalg", lambda rng: {"a": rng.standard_normal(rng.dims(*TALL))}, dtypes=FLOATS,
            reference=lambda a: (np.linalg.svd(a, compute_uv=False), a), canonical=_svd_canonical,
            tags=("paper",), decile=70, frequency=22,
            note="checked as (singular values, U diag(s) V^T): singular vectors are unique only up to sign"),
-    Kernel("tf.linalg.cholesky", "linalg", spd(256), dtypes=FLOATS, reference=np.linalg.cholesky),
+    Kernel("tf.linalg.cholesky", "linalg", spd(SIDE), dtypes=FLOATS, reference=np.linalg.cholesky),
     Kernel("tf.linalg.solve", "linalg", _solve_inputs, dtypes=FLOATS, reference=np.linalg.solve),
-    Kernel("tf.linalg.triangular_solve", "linalg", _lower_triangular(256, 16), dtypes=FLOATS,
+    Kernel("tf.linalg.triangular_solve", "linalg", _lower_triangular(SIDE, (16, 512)), dtypes=FLOATS,
            reference=lambda a, b: scipy.linalg.solve_triangular(a, b, lower=True)),
-    Kernel("tf.linalg.eigh", "linalg", spd(128), dtypes=FLOATS,
+    Kernel("tf.linalg.eigh", "linalg", spd(SIDE), dtypes=FLOATS,
            reference=lambda a: (np.linalg.eigvalsh(a), a), canonical=_eigh_canonical,
            note="checked as (eigenvalues, V diag(e) V^T): eigenvectors are unique only up to sign"),
-    Kernel("tf.linalg.eig", "linalg", _real_spectrum(32), dtypes=FLOATS,
+    Kernel("tf.linalg.eig", "linalg", _real_spectrum((32, 256)), dtypes=FLOATS,
            out_dtype={"float32": "complex64", "float64": "complex128", "float16": "complex64", "bfloat16": "complex64"},
            reference=np.linalg.eigvals, canonical=_eig_canonical,
-           note="complex eigenvalues of a matrix with real spectrum 1..32, compared sorted by real part"),
-    Kernel("tf.linalg.qr", "linalg", lambda rng: {"a": rng.standard_normal((128, 96))}, dtypes=FLOATS,
+           note="complex eigenvalues of a matrix with real spectrum 1..n, compared sorted by real part"),
+    # A batch of 128x96 matrices: the float16 tolerance below is set for 96 reflections, so medium
+    # takes more matrices (64), not larger ones.
+    Kernel("tf.linalg.qr", "linalg", lambda rng: {"a": rng.standard_normal(rng.dims((1, 64), 128, 96))}, dtypes=FLOATS,
            reference=_qr_reference, canonical=_qr_canonical, tol={"float16": (2e-2, 5e-3)},
            note="checked as (Q R, |diag R|): R's diagonal signs are not unique; float16 Householder QR's "
                 "backward error grows with n*eps*|A| (96 reflections), hence the matmul-like float16 tolerance"),
-    Kernel("tf.linalg.det", "linalg", well_conditioned(16), dtypes=FLOATS, reference=np.linalg.det),
-    Kernel("tf.linalg.expm", "linalg", lambda rng: {"a": rng.standard_normal((64, 64)) * 0.1}, dtypes=FLOATS,
+    # det(n I + noise) grows like n^n (past float32's range from n = 27): medium takes more 16x16
+    # matrices, not larger ones.
+    Kernel("tf.linalg.det", "linalg", well_conditioned(16, batch=((1, 4096),)), dtypes=FLOATS, reference=np.linalg.det),
+    Kernel("tf.linalg.expm", "linalg", _expm_inputs, dtypes=FLOATS,
            reference=scipy.linalg.expm),
     Kernel("tf.linalg.set_diag", "linalg", _set_diag_inputs,
            dtypes=("float32", "float64", "float16", "bfloat16", "int32", "int64", "bool"),

@@ -3,11 +3,20 @@
 import numpy as np
 import scipy.stats
 
-from portability.builders import nothing
+from portability.builders import BIG_SIDE
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
-SHAPE = (256, 256)
+#: 65536 samples at small, not fewer: _check_normal's fixed bounds (0.02 on the std, 0.01 on the
+#: one-sigma fraction) are 7 and 5.5 standard errors there, but under 2 at 4096 samples.
+SHAPE = ((256, 1024), (256, 1024))
+#: Gamma draws per shape parameter, 20000 at small, not fewer: _check_gamma's 10% variance bound is
+#: 5 standard errors there (alpha = 1), 2.5 at 5000.
+GAMMA_N = (20000, 1 << 18)
+
+
+def _shape(rng):
+    return {"shape": rng.dims(*SHAPE)}
 
 
 def _check_normal(out, *_):
@@ -36,39 +45,40 @@ def _check_uniform(out, *_):
 
 
 def _gamma_inputs(rng):
-    return {"alpha": rng.uniform(1.0, 5.0, 4)}
+    return {"alpha": rng.uniform(1.0, 5.0, 4), "n": rng.pick(*GAMMA_N)}
 
 
-def _check_gamma(out, alpha):
+def _check_gamma(out, alpha, n):
     x = np.asarray(out, dtype=np.float64)
-    assert x.shape == (20000, 4), f"shape {x.shape}"
+    assert x.shape == (n, 4), f"shape {x.shape}"
     assert np.all(np.isfinite(x)) and np.all(x >= 0), "samples negative or non-finite"
-    n = x.shape[0]
     mean, var = x.mean(axis=0), x.var(axis=0)
     assert np.all(np.abs(mean - alpha) < 6 * np.sqrt(alpha / n) + 0.01 * alpha), f"means {mean} for alpha {alpha}"
     assert np.all(np.abs(var - alpha) < 0.1 * alpha), f"variances {var} for alpha {alpha}"
 
 
 def _normal_params(rng):
-    return {"loc": rng.standard_normal(SHAPE), "scale": rng.uniform(0.5, 2.0, SHAPE),
-            "x": rng.standard_normal(SHAPE) * 2}
+    shape = rng.dims(BIG_SIDE, BIG_SIDE)
+    return {"loc": rng.standard_normal(shape), "scale": rng.uniform(0.5, 2.0, shape),
+            "x": rng.standard_normal(shape) * 2}
 
 
-def _tnp_setup(c):
+def _tnp_setup(c, shape):
     c.fw.experimental.numpy.random.seed(c.seed)
-    return lambda: c.fn(size=SHAPE)
+    return lambda: c.fn(size=shape)
 
 
 KERNELS = [
-    Kernel("tf.random.normal", "random", nothing(), dtypes=FLOATS,
-           call=lambda c: c.fn(SHAPE, dtype=c.dtype), random=True, check=_check_normal),
-    Kernel("tf.random.uniform", "random", nothing(), dtypes=(*FLOATS, "int32", "int64"),
-           call=lambda c: c.fn(SHAPE, minval=-3, maxval=5, dtype=c.dtype), random=True, check=_check_uniform),
+    Kernel("tf.random.normal", "random", _shape, dtypes=FLOATS,
+           call=lambda c, shape: c.fn(shape, dtype=c.dtype), random=True, check=_check_normal),
+    Kernel("tf.random.uniform", "random", _shape, dtypes=(*FLOATS, "int32", "int64"),
+           call=lambda c, shape: c.fn(shape, minval=-3, maxval=5, dtype=c.dtype), random=True,
+           check=_check_uniform),
     Kernel("tf.random.gamma", "random", _gamma_inputs, dtypes=FLOATS,
-           call=lambda c, alpha: c.fn([20000], alpha, dtype=c.dtype), random=True, check=_check_gamma,
+           call=lambda c, alpha, n: c.fn([n], alpha, dtype=c.dtype), random=True, check=_check_gamma,
            tags=("paper",), decile=50, frequency=7),
     # No dtype argument: TF-NumPy samples in its default float type, float64.
-    Kernel("tf.experimental.numpy.random.standard_normal", "random", nothing(), dtypes=("float64",),
+    Kernel("tf.experimental.numpy.random.standard_normal", "random", _shape, dtypes=("float64",),
            setup=_tnp_setup, random=True, check=_check_normal, tags=("paper",), decile=30, frequency=4),
     Kernel("tf.compat.v1.distributions.Normal", "distribution", _normal_params, dtypes=FLOATS,
            call=lambda c, loc, scale, x: c.fn(loc=loc, scale=scale).log_prob(x),

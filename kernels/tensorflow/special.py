@@ -2,22 +2,24 @@
 
 import scipy.special
 
-from portability.builders import normal, positive, uniform
+from portability.builders import BIG_SIDE, normal, positive, uniform
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
-N = (256, 256)
+N = (BIG_SIDE, BIG_SIDE)
 
 
 def _two_positive(lo_a, hi_a, lo_x, hi_x, names=("a", "x")):
     def build(rng):
-        return {names[0]: rng.uniform(lo_a, hi_a, N), names[1]: rng.uniform(lo_x, hi_x, N)}
+        n = rng.dims(*N)
+        return {names[0]: rng.uniform(lo_a, hi_a, n), names[1]: rng.uniform(lo_x, hi_x, n)}
 
     return build
 
 
 def _betainc_inputs(rng):
-    return {"a": rng.uniform(0.5, 5.0, N), "b": rng.uniform(0.5, 5.0, N), "x": rng.uniform(0.0, 1.0, N)}
+    n = rng.dims(*N)
+    return {"a": rng.uniform(0.5, 5.0, n), "b": rng.uniform(0.5, 5.0, n), "x": rng.uniform(0.0, 1.0, n)}
 
 
 KERNELS = [
