@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from portability import storage, summary
 from portability.catalog import FRAMEWORKS
+from portability.options import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -138,6 +139,43 @@ def _catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from portability import compare
+
+    try:
+        base, new = storage.read_run(args.base), storage.read_run(args.new)
+    except storage.RunFileError as exc:
+        print(f"portability: error: {exc}", file=sys.stderr)
+        return 2
+    sizes = [(r.meta.get("options") or {}).get("size", "medium") for r in (base, new)]
+    changes = compare.compare_runs(base.cases, new.cases, threshold=args.threshold, noise=args.noise,
+                                   timing_comparable=sizes[0] == sizes[1])
+    if args.format == "json":
+        print(json.dumps({"base": base.run_id, "new": new.run_id, "threshold": args.threshold, "noise": args.noise,
+                          "counts": compare.counts(changes), "cases": [c.as_dict() for c in changes]}, indent=1))
+    else:
+        for line in compare.render(changes, base.run_id, new.run_id, show_unchanged=args.all):
+            print(line)
+        if sizes[0] != sizes[1]:
+            print(f"note: BASE ran at --size {sizes[0]}, NEW at --size {sizes[1]}: times are not comparable")
+    bad = compare.regressions(changes)
+    if args.fail_on == "regression" and bad:
+        print(f"portability: {len(bad)} regressions (failures introduced or slower beyond "
+              f"{args.threshold:g}x x noise {args.noise:g})", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _ratio_at_least_one(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value!r}")
+    return number
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portability", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +215,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--kernels", default="kernels", help="the catalog folder (default: kernels)")
     p.set_defaults(func=_catalog)
+    p = sub.add_parser("compare", help="compare two runs case by case: failures introduced/fixed, slower/faster")
+    p.add_argument("base", metavar="BASE", help="the reference run directory")
+    p.add_argument("new", metavar="NEW", help="the run directory to judge")
+    p.add_argument("--threshold", type=_ratio_at_least_one, default=DEFAULT_THRESHOLD,
+                   help=f"time ratio a case must exceed to be slower (default {DEFAULT_THRESHOLD:g})")
+    p.add_argument("--noise", type=_ratio_at_least_one, default=DEFAULT_BASELINE_NOISE,
+                   help="run-to-run timing noise of the machine(s), as a factor: a change must lie beyond "
+                        f"threshold x noise (default {DEFAULT_BASELINE_NOISE:g})")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--fail-on", choices=["regression"], help="exit 1 when a failure is introduced or a case is slower")
+    p.add_argument("--all", action="store_true", help="also list unchanged cases")
+    p.set_defaults(func=_compare)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
