@@ -166,6 +166,25 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _expectations(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from portability import expectations
+
+    try:
+        run = storage.read_run(args.run)
+    except storage.RunFileError as exc:
+        print(f"portability: error: {exc}", file=sys.stderr)
+        return 2
+    if run.status != storage.COMPLETE:
+        print(f"portability: error: {args.run} is {run.status}: expectations come from a complete run only",
+              file=sys.stderr)
+        return 2
+    for path in expectations.write(run.cases, Path(args.dir)):
+        print(f"wrote {path} ({sum(1 for line in path.read_text().splitlines() if not line.startswith('#'))} cases)")
+    return 0
+
+
 def _ratio_at_least_one(value: str) -> float:
     try:
         number = float(value)
@@ -227,6 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fail-on", choices=["regression"], help="exit 1 when a failure is introduced or a case is slower")
     p.add_argument("--all", action="store_true", help="also list unchanged cases")
     p.set_defaults(func=_compare)
+    p = sub.add_parser("expectations", help="expected failures per framework x backend (for --expectations)")
+    esub = p.add_subparsers(dest="action", required=True)
+    e = esub.add_parser("update", help="write <framework>-<backend>.txt files from a run's failing cases")
+    e.add_argument("run", metavar="RUN_DIR")
+    e.add_argument("--dir", default="expectations", help="the expectations folder (default: expectations)")
+    e.set_defaults(func=_expectations)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -49,6 +49,9 @@ OPTIONS: tuple[Option, ...] = (
            DEFAULT_CASE_TIMEOUT, "SECONDS"),
     Option("--timing-budget", f"seconds of steady-state rounds per case (default: {timing.BUDGET_S:g})",
            timing.BUDGET_S, "SECONDS"),
+    Option("--expectations", "a folder of <framework>-<backend>.txt files listing known failing cases: those fail "
+           "as expected (xfail), any other failure fails the session, a listed case that passes is reported fixed",
+           None, "DIR"),
     Option("--results-dir", f"where runs are written, under runs/ (default: {DEFAULT_RESULTS_DIR}/)",
            DEFAULT_RESULTS_DIR, "DIR"),
 )
@@ -123,6 +126,19 @@ class Settings:
     case_timeout: float
     timing_budget: float
     results_dir: Path
+    expectations: Path | None = None
+
+
+def _expectations(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    from portability import expectations
+
+    try:
+        expectations.read(Path(value))
+    except expectations.ExpectationsError as exc:
+        raise ValueError(str(exc)) from None
+    return Path(value)
 
 
 def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
@@ -145,6 +161,7 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
         case_timeout=_positive(get("case_timeout"), "--case-timeout"),
         timing_budget=_positive(get("timing_budget"), "--timing-budget"),
         results_dir=Path(get("results_dir")),
+        expectations=_expectations(get("expectations")),
     )
 
 

@@ -117,4 +117,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     tr.write_sep("=", "portability summary (functions per framework and backend)")
     for line in summary.render(state.records):
         tr.write_line(line)
+    if state.settings.expectations is not None:
+        for line in summary.expectation_lines(state.records, state.expected):
+            tr.write_line(line)
     tr.write_line(f"run written to {state.writer.dir}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from portability import classify, environment, outcomes, storage, timing
+from portability import classify, environment, expectations, outcomes, storage, timing
 from portability.catalog import FRAMEWORKS, Case, Kernel
 from portability.options import Settings
 from portability.pool import Pool, WorkerStartError
@@ -125,6 +125,8 @@ class PortabilitySession:
         self.baseline: dict[str, dict[str, Any]] = {}
         self.apis: dict[str, str] = {}  # qualified API -> the catalog file that defines it
         self.usage: dict[str, dict[str, dict[str, Any]]] = {}  # catalog folder -> inventory.usage
+        #: case id -> the outcome ``--expectations`` lists for it
+        self.expected: dict[str, str] = expectations.read(settings.expectations) if settings.expectations else {}
         self.node_outputs: list[dict[str, Any]] = []
         self.parallel: dict[str, Any] | None = None  # the -n plan, in the controller
         self.started = time.monotonic()
@@ -144,6 +146,7 @@ class PortabilitySession:
                 "slowdown_threshold": s.threshold, "baseline_noise": s.baseline_noise,
                 "case_timeout_s": s.case_timeout,
                 "timing_budget_s": s.timing_budget,
+                "expectations": str(s.expectations) if s.expectations else None,
             },
             "machine": environment.machine(Path(str(self.config.rootpath))),
             "parallel": parallel,
@@ -236,6 +239,8 @@ class PortabilitySession:
                 verdict = classify.Verdict(outcomes.PASS, "")
         record = build_record(case, item.kernel, item.nodeid, facts, verdict, ratio, time.monotonic() - t0,
                               item.usage)
+        if self.settings.expectations is not None:
+            record["expected"] = self.expected.get(item.nodeid)
         if self.worker_id:
             record["xdist_worker"] = self.worker_id  # timed beside other workers: see run.json "parallel"
         self.cases.append(record)

@@ -99,3 +99,19 @@ def render(records: Sequence[Mapping[str, Any]]) -> list[str]:
     if unverified:
         lines.append(f"{unverified} passing cases had no numerical reference (check: unverified)")
     return lines
+
+
+def expectation_lines(records: Sequence[Mapping[str, Any]], expected: Mapping[str, str]) -> list[str]:
+    """What ``--expectations`` made of the run: expected failures, new failures, fixed cases."""
+    failing = [r for r in records if outcomes.is_failure(r["outcome"])]
+    new = [r for r in failing if r["id"] not in expected]
+    fixed = [r for r in records if r["id"] in expected and not outcomes.is_failure(r["outcome"])
+             and r["outcome"] != outcomes.UNAVAILABLE]
+    changed = [r for r in failing if r["id"] in expected and expected[r["id"]] != r["outcome"]]
+    lines = [f"expectations: {len(failing) - len(new)} expected failures, {len(new)} new failures, "
+             f"{len(fixed)} fixed (listed, now {'/'.join(sorted({r['outcome'] for r in fixed})) or 'pass'})"]
+    lines += [f"  new failure: {r['id']}  {r['outcome']}" for r in new[:20]]
+    lines += [f"  fixed: {r['id']}  was {expected[r['id']]}, now {r['outcome']}" for r in fixed[:20]]
+    lines += [f"  still failing, for another reason: {r['id']}  was {expected[r['id']]}, now {r['outcome']}"
+              for r in changed[:20]]
+    return lines

@@ -1,0 +1,73 @@
+"""Expected failures: known failing cases per framework x backend (``--expectations DIR``).
+
+``DIR/<framework>-<backend>.txt`` lists one case id per line with the outcome it had when the
+file was written (``id  # fail:dtype: expected output dtype ...``). In a run given the folder, a
+listed case that fails is an expected failure (pytest xfail) and does not fail the session; a
+failure that is not listed does; a listed case that now passes is reported as fixed.
+``portability expectations update RUN_DIR`` writes the files from a run's failing cases.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from portability import outcomes
+from portability.catalog import BACKENDS, FRAMEWORKS
+
+
+class ExpectationsError(Exception):
+    """An expectations folder or file that cannot be used; the message names it."""
+
+
+def filename(framework: str, backend: str) -> str:
+    return f"{framework}-{backend}.txt"
+
+
+def read(folder: Path) -> dict[str, str]:
+    """Case id -> the outcome recorded for it, from every ``<framework>-<backend>.txt`` in ``folder``."""
+    if not folder.is_dir():
+        raise ExpectationsError(f"--expectations {str(folder)!r} is not a folder of <framework>-<backend>.txt files")
+    valid = {filename(f, b) for f in FRAMEWORKS for b in BACKENDS}
+    found: dict[str, str] = {}
+    for path in sorted(folder.glob("*.txt")):
+        if path.name not in valid:
+            raise ExpectationsError(f"{path}: not a <framework>-<backend>.txt name; valid: {', '.join(sorted(valid))}")
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
+            case_id, _, note = line.partition("  # ")
+            case_id = case_id.strip()
+            if not case_id or case_id.startswith("#"):
+                continue
+            if "::" not in case_id or not case_id.startswith("kernels/"):
+                raise ExpectationsError(
+                    f"{path}:{n}: {case_id!r} is not a case id (kernels/<framework>/<file>.py::<api>[...])")
+            # the outcome is the note's first word: "fail:dtype: expected output dtype ..." -> "fail:dtype"
+            found[case_id] = note.split(": ", 1)[0].strip()
+    return found
+
+
+def write(cases: Iterable[dict[str, Any]], folder: Path) -> list[Path]:
+    """One file per framework x backend that has failing cases; files of the run's other
+    framework x backend pairs are rewritten empty-handed (removed), so fixed cases drop out."""
+    failing: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    pairs = set()
+    for c in cases:
+        pairs.add((c["framework"], c["backend"]))
+        if outcomes.is_failure(c["outcome"]):
+            failing[(c["framework"], c["backend"])].append(c)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fw, backend in sorted(pairs):
+        path = folder / filename(fw, backend)
+        rows = sorted(failing.get((fw, backend), []), key=lambda c: c["id"])
+        if not rows:
+            path.unlink(missing_ok=True)
+            continue
+        header = f"# expected failures of {fw} on {backend}; `portability expectations update RUN_DIR` rewrites it\n"
+        body = "".join(f"{c['id']}  # {c['outcome']}: {' '.join(str(c.get('message') or '').split())[:120]}\n"
+                       for c in rows)
+        path.write_text(header + body)
+        written.append(path)
+    return written
