@@ -185,6 +185,21 @@ def _expectations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from portability import frames
+
+    out = Path(args.output or f"{Path(args.run).name}.{args.format}")
+    try:
+        frames.export(args.run, args.format, out)
+    except storage.RunFileError as exc:
+        print(f"portability: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
 def _ratio_at_least_one(value: str) -> float:
     try:
         number = float(value)
@@ -252,6 +267,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("run", metavar="RUN_DIR")
     e.add_argument("--dir", default="expectations", help="the expectations folder (default: expectations)")
     e.set_defaults(func=_expectations)
+    p = sub.add_parser("export", help="write a run's cases as a CSV or Parquet table (one row per case)")
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("-o", "--output", help="output file (default: <run-id>.<format>)")
+    p.set_defaults(func=_export)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
