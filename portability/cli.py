@@ -200,6 +200,24 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from portability import report
+
+    runs = [Path(p) for p in args.runs] or storage.find_runs(Path(args.results_dir))
+    if not runs:
+        print(f"portability: error: no runs given and none under {Path(args.results_dir) / 'runs'}", file=sys.stderr)
+        return 2
+    try:
+        out = report.write(runs, Path(args.output), tuple(args.compare) if args.compare else None)
+    except storage.RunFileError as exc:
+        print(f"portability: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(runs)} runs)")
+    return 0
+
+
 def _ratio_at_least_one(value: str) -> float:
     try:
         number = float(value)
@@ -272,6 +290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.add_argument("-o", "--output", help="output file (default: <run-id>.<format>)")
     p.set_defaults(func=_export)
+    p = sub.add_parser("report", help="render the HTML report from stored runs (default: every run under reports/)")
+    p.add_argument("runs", nargs="*", metavar="RUN_DIR")
+    p.add_argument("-o", "--output", default="reports/index.html", help="the page to write (default: %(default)s)")
+    p.add_argument("--results-dir", default="reports", help="where to find runs when none are given")
+    p.add_argument("--compare", nargs=2, metavar=("BASE", "NEW"), help="add the comparison of two runs")
+    p.set_defaults(func=_report)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

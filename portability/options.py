@@ -52,6 +52,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--expectations", "a folder of <framework>-<backend>.txt files listing known failing cases: those fail "
            "as expected (xfail), any other failure fails the session, a listed case that passes is reported fixed",
            None, "DIR"),
+    Option("--no-report", "do not write the HTML report (RESULTS_DIR/index.html, from every run there) at the end",
+           False, None),
     Option("--results-dir", f"where runs are written, under runs/ (default: {DEFAULT_RESULTS_DIR}/)",
            DEFAULT_RESULTS_DIR, "DIR"),
 )
@@ -127,6 +129,7 @@ class Settings:
     timing_budget: float
     results_dir: Path
     expectations: Path | None = None
+    report: bool = True
 
 
 def _expectations(value: str | None) -> Path | None:
@@ -162,6 +165,7 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
         timing_budget=_positive(get("timing_budget"), "--timing-budget"),
         results_dir=Path(get("results_dir")),
         expectations=_expectations(get("expectations")),
+        report=not get("no_report"),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from portability import backends, catalog, options, parallel, summary
+from portability import backends, catalog, options, parallel, storage, summary
 from portability.collect import SESSION_KEY, CaseItem, CatalogFile
 from portability.session import COLLECTED_KEY, PortabilitySession
 
@@ -20,7 +20,10 @@ from portability.session import COLLECTED_KEY, PortabilitySession
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("portability", "portability catalog")
     for opt in options.OPTIONS:
-        group.addoption(opt.flag, dest=options.dest(opt), default=opt.default, metavar=opt.metavar, help=opt.help)
+        if opt.default is False:  # a flag
+            group.addoption(opt.flag, dest=options.dest(opt), action="store_true", help=opt.help)
+        else:
+            group.addoption(opt.flag, dest=options.dest(opt), default=opt.default, metavar=opt.metavar, help=opt.help)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -121,3 +124,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for line in summary.expectation_lines(state.records, state.expected):
             tr.write_line(line)
     tr.write_line(f"run written to {state.writer.dir}")
+    if state.settings.report:
+        from portability import report
+
+        out = state.settings.results_dir / "index.html"
+        try:
+            runs = storage.find_runs(state.settings.results_dir)
+            report.write(runs, out)
+            tr.write_line(f"report of {len(runs)} runs written to {out}")
+        except Exception as exc:  # noqa: BLE001 - the run is stored; a failed page must not hide it
+            tr.write_line(f"report not written: {type(exc).__name__}: {exc} (the run files are complete; "
+                          "portability report renders them)")
