@@ -1,0 +1,241 @@
+"""The HTML report, compare, expectations and export, on real runs made by the suite.
+
+Two real runs of a small catalog (torch and JAX reductions plus a kernel whose error message holds
+``<script>``): A sweeps float32 and float16, B only float32 (a different catalog of cases). The
+page is opened in headless Chromium (Debian's /usr/bin/chromium, which .ci/run installs), driven
+by Playwright, with every request that is not a local file recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import portability
+from portability import storage, summary
+from portability.backends import installed
+from portability.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+XSS = "<script>window.__xss = 1</script> refused <b>this</b>"
+
+HOSTILE_KERNEL = f'''
+from portability.builders import normal
+from portability.catalog import Kernel
+
+
+def _refuse(c, x):
+    raise ValueError({XSS!r})
+
+
+KERNELS = [Kernel("torch.sin", "elementwise", normal(8), call=_refuse, dtypes=("float32", "float16"))]
+'''
+
+
+def _run(cwd: Path, results: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], storage.Run]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--backend=cpu", "--size=small", f"--results-dir={results}",
+         "-p", "no:cacheprovider", "--timing-budget=0.02", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=600,
+    )
+    runs = storage.find_runs(results)
+    assert runs, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return proc, storage.read_run(runs[-1])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    if not {"torch", "jax"} <= set(installed()):
+        pytest.skip("needs torch and jax")
+    tmp = tmp_path_factory.mktemp("report")
+    for fw in ("torch", "jax"):
+        (tmp / "kernels" / fw).mkdir(parents=True)
+        shutil.copy(ROOT / "kernels" / fw / "reductions.py", tmp / "kernels" / fw / "reductions.py")
+    (tmp / "kernels" / "torch" / "hostile.py").write_text(HOSTILE_KERNEL)
+    proc_a, a = _run(tmp, tmp / "A", "kernels", "--dtype=float32,float16")
+    _, b = _run(tmp, tmp / "B", "kernels", "--dtype=float32", "--no-report")
+    return {"tmp": tmp, "a": a, "b": b, "proc_a": proc_a}
+
+
+def test_a_pytest_run_writes_the_report_and_no_report_skips_it(runs: dict[str, Any]) -> None:
+    assert (runs["tmp"] / "A" / "index.html").is_file()
+    assert f"report of 1 runs written to {runs['tmp'] / 'A' / 'index.html'}" in runs["proc_a"].stdout
+    assert not (runs["tmp"] / "B" / "index.html").exists()
+
+
+@pytest.fixture(scope="module")
+def page_html(runs: dict[str, Any]) -> Path:
+    out = runs["tmp"] / "page" / "index.html"
+    assert main(["report", str(runs["a"].path), str(runs["b"].path), "-o", str(out),
+                 "--compare", str(runs["b"].path), str(runs["a"].path)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Any:
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is needed (apt-get install chromium; .ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def opened(browser: Any, page_html: Path) -> Any:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.problems = []  # console errors, page errors, and requests leaving the machine
+    page.on("console", lambda m: page.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:"))
+            else page.problems.append(f"request: {r.url}"))
+    page.on("dialog", lambda d: page.problems.append(f"dialog: {d.message}"))
+    page.goto(page_html.as_uri())
+    page.wait_for_selector("#functions-table_wrapper")
+    yield page
+    page.close()
+
+
+def test_the_page_loads_offline_without_errors_or_requests(opened: Any) -> None:
+    opened.wait_for_timeout(300)
+    assert opened.problems == []
+    assert opened.evaluate("window.__xss") is None  # the message's script never ran
+
+
+def test_summary_numbers_equal_those_computed_from_the_run_files(opened: Any, runs: dict[str, Any]) -> None:
+    shown = opened.eval_on_selector_all(
+        "#summary-table tbody tr",
+        "rows => rows.map(r => [r.dataset.key, ...[...r.querySelectorAll('td[data-verdict]')]"
+        ".map(td => td.dataset.verdict + '=' + td.dataset.count)])")
+    expected = []
+    for run in (runs["a"], runs["b"]):
+        for row in summary.function_verdicts(run.cases):
+            expected.append([f"{run.run_id}|{row.framework}|{row.backend}",
+                             *(f"{k}={row.count(v)}" for k, v in (("pass", "pass"), ("slowdown", "slowdown"),
+                                                                  ("partial", "partial_failure"),
+                                                                  ("complete", "complete_failure"),
+                                                                  ("unavailable", "unavailable")))])
+    assert sorted(shown) == sorted(expected)
+    assert any("partial=1" in " ".join(r) or "complete=1" in " ".join(r) for r in shown)  # the hostile kernel
+
+
+def test_the_function_table_sorts_and_a_failed_cell_opens_its_cases(opened: Any) -> None:
+    def functions() -> list[str]:
+        cells = opened.eval_on_selector_all("#functions-table tbody tr td:nth-child(2)",
+                                            "tds => tds.map(td => td.innerText.trim())")
+        return [c for c in cells if c]
+
+    header = opened.locator("#functions-table_wrapper thead th").nth(1)
+    header.locator(".dt-column-order").click()
+    ascending = functions()
+    header.locator(".dt-column-order").click()
+    descending = functions()
+    assert ascending == sorted(ascending) and descending == sorted(descending, reverse=True) and ascending
+    assert ascending != descending
+    opened.fill("#functions-table_wrapper input[type=search]", "torch.sin")
+    cell = opened.locator("#functions-table details.v").first
+    cell.locator("summary").click()
+    text = cell.inner_text()
+    assert "fail:" in text and "pytest 'kernels/torch/hostile.py::torch.sin[" in text
+    assert "<script>window.__xss = 1</script> refused <b>this</b>" in text  # shown as text, not markup
+    assert opened.evaluate("window.__xss") is None
+
+
+def test_compare_a_run_with_itself_reports_no_change(runs: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    a = str(runs["a"].path)
+    assert main(["compare", a, a, "--fail-on", "regression"]) == 0
+    out = capsys.readouterr().out
+    assert "no changes" in out and f"unchanged {len(runs['a'].cases)}, not comparable 0" in out
+
+
+def test_compare_runs_of_different_dtypes_marks_the_missing_cases_not_comparable(
+        runs: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = runs["a"], runs["b"]
+    assert main(["compare", str(b.path), str(a.path), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    only_a = {c["id"] for c in a.cases} - {c["id"] for c in b.cases}
+    assert only_a and all("float16" in i for i in only_a)
+    not_comparable = {c["id"] for c in report["cases"] if c["change"] == "not comparable"}
+    assert not_comparable == only_a
+    assert report["counts"]["failure introduced"] == 0
+    assert sum(report["counts"].values()) == len(only_a | {c["id"] for c in b.cases})
+
+
+def test_compare_fails_on_an_introduced_failure(runs: dict[str, Any], tmp_path: Path) -> None:
+    """A copy of B in which one passing case fails stands for a framework version that broke it."""
+    b = runs["b"]
+    broken = tmp_path / "broken"
+    shutil.copytree(b.path, broken)
+    cases = [json.loads(line) for line in (broken / "cases.jsonl").read_text().splitlines()]
+    victim = next(c for c in cases if c["outcome"] == "pass")
+    victim.update(outcome="fail:dtype", failure="dtype", message="expected output dtype float32, got float16")
+    (broken / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
+    assert main(["compare", str(b.path), str(broken), "--fail-on", "regression"]) == 1
+    assert main(["compare", str(b.path), str(broken)]) == 0
+
+
+def test_the_compare_section_matches_the_terminal_counts(opened: Any, runs: dict[str, Any]) -> None:
+    from portability import compare
+
+    expected = compare.counts(compare.compare_runs(runs["b"].cases, runs["a"].cases))
+    shown = opened.eval_on_selector_all("[data-change]", "els => els.map(e => [e.dataset.change, e.innerText])")
+    assert {k: int(v) for k, v in shown} == expected
+
+
+def test_expectations_turn_known_failures_into_xfail_and_report_new_and_fixed(
+        runs: dict[str, Any], tmp_path: Path) -> None:
+    tmp = runs["tmp"]
+    exp = tmp_path / "expectations"
+    assert main(["expectations", "update", str(runs["a"].path), "--dir", str(exp)]) == 0
+    listed = (exp / "torch-cpu.txt").read_text()
+    assert "kernels/torch/hostile.py::torch.sin[float32-cpu]  # fail:error" in listed
+    proc, run = _run(tmp, tmp_path / "R1", "kernels", "--dtype=float32,float16", f"--expectations={exp}",
+                     "--no-report")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "0 new failures" in proc.stdout and "xfailed" in proc.stdout
+    # drop a listed failure (it becomes new) and list a passing case (it is reported fixed)
+    lines = listed.splitlines()
+    dropped = next(x for x in lines if "hostile.py::torch.sin[float16" in x)
+    passing = next(c["id"] for c in run.cases if c["outcome"] == "pass" and c["framework"] == "torch")
+    (exp / "torch-cpu.txt").write_text("\n".join(x for x in lines if x != dropped)
+                                       + f"\n{passing}  # fail:dtype: it used to fail\n")
+    proc, _ = _run(tmp, tmp_path / "R2", "kernels", "--dtype=float32,float16", f"--expectations={exp}",
+                   "--no-report")
+    assert proc.returncode == 1
+    assert "1 new failures, 1 fixed" in proc.stdout
+    assert f"fixed: {passing}  was fail:dtype, now pass" in proc.stdout
+
+
+def test_export_and_load_runs_give_one_row_per_case(runs: dict[str, Any], tmp_path: Path) -> None:
+    a = runs["a"]
+    frame = portability.load_runs([a.path, runs["b"].path])
+    assert len(frame) == len(a.cases) + len(runs["b"].cases)
+    assert set(frame["run_id"]) == {a.run_id, runs["b"].run_id}
+    mine = frame[frame["run_id"] == a.run_id].set_index("id")
+    for c in a.cases:
+        assert mine.loc[c["id"], "outcome"] == c["outcome"]
+    for fmt in ("csv", "parquet"):
+        out = tmp_path / f"a.{fmt}"
+        assert main(["export", str(a.path), "--format", fmt, "-o", str(out)]) == 0
+        back = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+        assert len(back) == len(a.cases) and list(back.columns) == list(frame.columns)
+
+
+def test_bad_runs_get_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path), "-o", str(tmp_path / "x.html")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
+    assert main(["report", "--results-dir", str(tmp_path / "none")]) == 2
+    assert "no runs given" in capsys.readouterr().err
