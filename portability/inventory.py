@@ -49,13 +49,24 @@ def paper_rows() -> list[PaperRow]:
     return rows
 
 
-def paper_match(row: PaperRow, kernels: Iterable[Kernel]) -> Kernel | None:
-    """The kernel that stands for a paper function: tagged ``paper`` and naming one of the APIs
-    its tests exercised, or carrying its paper name."""
-    for kernel in kernels:
-        if kernel.paper and (kernel.api in row.qualified or kernel.paper_name == row.api_name):
-            return kernel
+def paper_api(row: PaperRow, tagged: Iterable[tuple[str, str]]) -> str | None:
+    """Which of the ``(api, paper_name)`` entries tagged ``paper`` stands for a paper function: one
+    naming an API its tests exercised, else one carrying its paper name, else one whose API ends in
+    the paper's name (the study mined bare names: ``synchronize`` is ``torch.Stream.synchronize``)."""
+    entries = list(tagged)
+    for matches in (lambda api, _: api in row.qualified, lambda _, name: name == row.api_name,
+                    lambda api, _: api.rsplit(".", 1)[-1] == row.api_name):
+        found = next((api for api, name in entries if matches(api, name)), None)
+        if found is not None:
+            return found
     return None
+
+
+def paper_match(row: PaperRow, kernels: Iterable[Kernel]) -> Kernel | None:
+    """The kernel that stands for a paper function (see ``paper_api``)."""
+    tagged = {k.api: k for k in kernels if k.paper}
+    api = paper_api(row, ((k.api, k.paper_name) for k in tagged.values()))
+    return tagged[api] if api else None
 
 
 @dataclass

@@ -276,10 +276,11 @@ def paper_functions(runs: Sequence[storage.Run], columns: Sequence[Column]) -> t
         for c in col.run.cases:
             if c["backend"] == col.backend:
                 verdicts[(col, c["api"])].append(c["outcome"])
-    apis = {c["api"] for col in columns for c in col.run.cases}
+    tagged = {(c["framework"], c["api"]): c.get("paper_name") or "" for col in columns for c in col.run.cases
+              if c.get("paper")}
     rows = []
     for row in inventory.paper_rows():
-        ours = next((q for q in row.qualified if q in apis), None)
+        ours = inventory.paper_api(row, ((api, name) for (fw, api), name in tagged.items() if fw == row.framework))
         cells = []
         for col in columns:
             got = verdicts.get((col, ours or ""), [])

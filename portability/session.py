@@ -56,6 +56,7 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: dict[str, Any],
         "ratio": ratio,
         "tags": list(kernel.tags),
         "paper": kernel.paper,
+        "paper_name": kernel.paper_name,
         "decile": kernel.decile,  # the paper's decile and mined calls, for a paper function
         "frequency": kernel.frequency,
         "usage": usage,  # our frequency table: calls, decile, and how our usage sample drew it
