@@ -36,14 +36,17 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"|does not support (matrices|tensors|inputs) of type|\bnot inexact\b"
                   r"|dtype=.{0,60} is not (handled|supported)|only .{0,40}inputs are supported"
                   r"|(doesn't|does not|only) handles? types? other than|must be (either )?(float|double)"
-                  r"|cannot be converted to type \S+ without overflow"),
+                  r"|cannot be converted to type \S+ without overflow"
+                  r"|expected .{0,40}to be (half|float|double)[\w ,]{0,40}tensors? but got"
+                  r"|the only supported types are|must have dtype in \["),
         ("not_implemented", r"^(NotImplementedError|UnimplementedError|NotFoundError: Could not find device)\b"),
         ("not_implemented", r"not implemented for|could not find device for node|no registered .{0,80}opkernel"
                             r"|could not run '[^']+' with arguments from the|mlir translation rule .{0,80}not found"
                             r"|\bUNIMPLEMENTED\b|not (yet )?implemented|no kernel image is available"
                             r"|is not supported on (this |the )?(device|platform|backend|cpu|gpu|tpu)"
                             r"|not currently (implemented|supported) for the \w+ device|lowering .{0,60}not"
-                            r"|could not satisfy (explicit )?device specification"),
+                            r"|could not satisfy (explicit )?device specification|no opkernel was registered"
+                            r"|not compiled with (cuda|rocm|xpu|mps)( enabled)?"),
     )
 )
 

@@ -63,6 +63,17 @@ REAL = [
     # plain Python
     ("MemoryError", "", "oom"),
     ("ValueError", "operands could not be broadcast together", "error"),
+    # messages met by the usage-sample kernels (torch 2.13 / TF 2.21 CPU)
+    ("RuntimeError", "Expected both inputs to be Half, Float or Double tensors but got BFloat16 and BFloat16", "dtype"),
+    ("TypeError", "can't convert np.ndarray of type ml_dtypes.bfloat16. The only supported types are: float64, "
+                  "float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, uint32, uint16, uint8, "
+                  "and bool.", "dtype"),
+    ("TypeError", "type torch.cuda.FloatTensor not available. Torch not compiled with CUDA enabled.",
+     "not_implemented"),
+    ("NotFoundError", "No OpKernel was registered to support Op 'CrossReplicaSum' used by {{node CrossReplicaSum}} "
+                      "with these attrs: [T=DT_FLOAT]", "not_implemented"),
+    ("TypeError", "Argument `matrix` must have dtype in [tf.float16, tf.float32, tf.float64, tf.complex64, "
+                  "tf.complex128]. Received: <dtype: 'bfloat16'>.", "dtype"),
 ]
 
 
