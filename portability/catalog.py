@@ -28,6 +28,8 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
     "tensorflow": ("tf", "tensorflow"),
 }
 BACKENDS = ("cpu", "gpu", "tpu")
+#: Device kinds an API can be tied to (``Kernel.device_only``).
+DEVICE_KINDS = ("cuda", "rocm", "xpu", "mps", "tpu")
 #: Input sizes: ``small`` is quick (CI, smoke tests); ``medium`` (the default) is large enough that
 #: device compute, not dispatch, dominates a case: around 1M elements or 512x512 matrices.
 SIZES = ("small", "medium")
@@ -123,6 +125,10 @@ class Kernel:
     #: For an API the installed framework no longer has: the version that removed it and what
     #: replaces it ("removed in tensorflow 2.16; use tf.keras.layers.X"). Its cases are fail:missing.
     removed: str = ""
+    #: For an API that only works on one kind of device ("cuda", "xpu", "tpu"): on other backends its
+    #: cases fail honestly (a finding), and the catalog self-test, which runs on the CPU, checks only
+    #: that its inputs build and that it fails in the framework, not in the harness.
+    device_only: str = ""
     note: str = ""
 
     @property
@@ -194,6 +200,8 @@ def validate(kernel: Any, framework: str, where: str) -> None:
     for d in kernel.tol:
         if d not in DTYPES:
             raise CatalogError(f"{name}: tolerance for unknown dtype {d!r}")
+    if kernel.device_only and kernel.device_only not in DEVICE_KINDS:
+        raise CatalogError(f"{name}: device_only {kernel.device_only!r}; valid: {', '.join(DEVICE_KINDS)}")
     if kernel.decile is not None and kernel.decile not in range(10, 101, 10):
         raise CatalogError(f"{name}: decile must be one of 10, 20, ..., 100")
 

@@ -73,6 +73,11 @@ BAD_CATALOG = '''
         Kernel(api="torch.gone_for_good", category="elementwise", inputs=normal(8), removed="removed in torch 2.0"),
         # the builder is broken
         Kernel(api="torch.abs", category="elementwise", inputs=lambda rng: {"x": rng.no_such_method(3)}),
+        # CUDA only, and says so: its CPU failure is the finding
+        Kernel(api="torch.cuda.FloatTensor", category="creation", inputs=normal(8), call=lambda c, x: c.fn(3),
+               device_only="cuda"),
+        # says CUDA only, yet runs on the CPU
+        Kernel(api="torch.cosh", category="elementwise", inputs=normal(8), device_only="cuda"),
     ]
 '''
 
@@ -84,7 +89,7 @@ def test_the_self_test_finds_each_kind_of_unsound_kernel(tmp_path: Path) -> None
     (tmp_path / "kernels" / "torch" / "bad.py").write_text(textwrap.dedent(BAD_CATALOG))
     result = selftest.run_in_subprocess("torch", str(tmp_path / "kernels"), "small")
     problems = "\n".join(result["problems"])
-    assert result["checked"] == 8
+    assert result["checked"] == 10
     assert "torch.exp" not in problems and "torch.gone_for_good" not in problems
     assert "torch.sin[float32-default]: its check (property) accepts an altered output" in problems
     assert "torch.cos[float32-default]: its check (property) accepts an altered output" in problems
@@ -92,4 +97,6 @@ def test_the_self_test_finds_each_kind_of_unsound_kernel(tmp_path: Path) -> None
     assert "torch.no_such_function: does not resolve" in problems and "does not say removed=" in problems
     assert "torch.tan: resolves, yet says removed='removed in torch 9'" in problems
     assert "torch.abs[float32-default]: input builder failed: AttributeError" in problems
-    assert len(result["problems"]) == 6, problems
+    assert "torch.cuda.FloatTensor" not in problems
+    assert "torch.cosh[float32-default]: says device_only='cuda', yet passes on the CPU" in problems
+    assert len(result["problems"]) == 7, problems
