@@ -16,8 +16,10 @@ ROWS = (4, 1024)
 
 
 def _graph(c):
+    # No soft placement: TF2's default session config would move an op with no kernel on the
+    # case's device to the host unseen (session outputs are NumPy arrays, with no device to check).
     g = c.fw.Graph()
-    return g, c.fw.compat.v1.Session(graph=g)
+    return g, c.fw.compat.v1.Session(graph=g, config=c.fw.compat.v1.ConfigProto(allow_soft_placement=False))
 
 
 def _placeholder_setup(c, x):

@@ -47,7 +47,8 @@ def _control_deps_setup(c, x, y):
         update = v.assign_add(y.numpy())
         with c.fn([update]):
             read = tf.identity(v.read_value())
-    sess = tf.compat.v1.Session(graph=graph)
+    # no soft placement: an op without a kernel on the case's device must fail, not move to the host
+    sess = tf.compat.v1.Session(graph=graph, config=tf.compat.v1.ConfigProto(allow_soft_placement=False))
     sess.run(v.initializer)
 
     def run():

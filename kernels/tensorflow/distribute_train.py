@@ -68,7 +68,8 @@ def _cross_shard_setup(c, x, grad):
         train = c.fn(tf.compat.v1.train.GradientDescentOptimizer(0.1)).minimize(loss)
         with tf.control_dependencies([train]):
             read = tf.identity(v.read_value())
-    sess = tf.compat.v1.Session(graph=graph)
+    # no soft placement: an op without a kernel on the case's device must fail, not move to the host
+    sess = tf.compat.v1.Session(graph=graph, config=tf.compat.v1.ConfigProto(allow_soft_placement=False))
 
     def run():
         sess.run(v.initializer)  # every round is the first step from x
