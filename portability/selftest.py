@@ -5,8 +5,9 @@ sweeps when float32 is not one of them), every input variant:
 
 1. the API resolves, or the kernel says which version removed it (``removed=``), and not both;
 2. inputs, setup and the first call run without an exception (for a kernel whose API only works on
-   one kind of device, ``device_only=``, an exception in the framework or a failed check is its
-   honest result on the CPU; only its input builder must work);
+   one kind of device, ``device_only=``, or that fails on the CPU by the framework's doing,
+   ``cpu_failure=``, an exception in the framework or a failed check is its honest result on the
+   CPU; only its input builder must work, and it must not pass);
 3. the output passes the kernel's own check, which must be a real one (a NumPy reference, a
    property check or the CPU float64 run; never the output compared with itself);
 4. the same check rejects an altered output: floating values scaled and shifted, integers shifted,
@@ -73,8 +74,8 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
             raw = dict(builder(Draw(np.random.default_rng(seed), size)))
             _, out, _ = runner.execute(kernel, fn, fw, raw, dtype, "cpu", seed)
         except worker.StageError as err:
-            if kernel.device_only:
-                continue  # a {device_only} API failing on the CPU inside the framework: as declared
+            if kernel.device_only or kernel.cpu_failure:
+                continue  # failing on the CPU inside the framework: as declared
 
             problems.append(f"{where}: {err.stage} failed on the CPU: {type(err.exc).__name__}: "
                             f"{worker.first_line(str(err.exc))}")
@@ -92,9 +93,10 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
         if result is None or check == "self":
             problems.append(f"{where}: no check that can fail (check: {check})")
             continue
-        if kernel.device_only:
+        if kernel.device_only or kernel.cpu_failure:
             if result["ok"]:
-                problems.append(f"{where}: says device_only={kernel.device_only!r}, yet passes on the CPU")
+                said = f"device_only={kernel.device_only!r}" if kernel.device_only else "cpu_failure=..."
+                problems.append(f"{where}: says {said}, yet passes on the CPU")
             continue  # e.g. a CUDA RNG call that does nothing without CUDA: its check says so
         if not result["ok"]:
             problems.append(f"{where}: the CPU output fails its own check ({check}): {result['message']}")
