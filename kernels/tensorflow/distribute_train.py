@@ -165,7 +165,7 @@ KERNELS = [
     # CrossReplicaSum has kernels only inside a TPU computation (TPUEstimator, tpu.rewrite): there
     # is no single-device form on the CPU or a GPU, so these cases fail, honestly, with no kernel.
     Kernel("tf.compat.v1.tpu.CrossShardOptimizer", "optimizer", _sgd_inputs, setup=_cross_shard_setup,
-           reference=lambda x, grad: x - 0.1 * grad,
+           reference=lambda x, grad: x - 0.1 * grad, device_only="tpu",
            note="wraps GradientDescentOptimizer(0.1); one minimize step in a TF1 session"),
     Kernel("tf.compat.v1.train.WorkerSessionCreator", "graph", normal(*N), setup=_worker_session_setup,
            reference=lambda x: x * 2 + 1,

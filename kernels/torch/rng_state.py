@@ -161,11 +161,11 @@ KERNELS = [
     # CUDA-only: on the cpu backend the saved CUDA states (none without a GPU) leave the CPU
     # generator alone, so the draws are not replayed and the case fails, honestly.
     Kernel("torch.cuda.set_rng_state_all", "random", _count, dtypes=("float32",),
-           call=_set_rng_state_all_call("cuda"), random=True, check=_check_replayed("CUDA"),
+           call=_set_rng_state_all_call("cuda"), random=True, check=_check_replayed("CUDA"), device_only="cuda",
            note="get_rng_state_all, draw, set_rng_state_all, draw again: the draws must repeat"),
     # XPU-only (Intel GPUs): fails, honestly, on the cpu backend and on CUDA GPUs alike.
     Kernel("torch.xpu.set_rng_state_all", "random", _count, dtypes=("float32",),
-           call=_set_rng_state_all_call("xpu"), random=True, check=_check_replayed("XPU"),
+           call=_set_rng_state_all_call("xpu"), random=True, check=_check_replayed("XPU"), device_only="xpu",
            note="get_rng_state_all, draw, set_rng_state_all, draw again: the draws must repeat"),
     Kernel("torch.distributions.beta.Beta", "distribution", _beta_inputs, dtypes=FLOATS, setup=_beta_setup,
            random=True, check=_check_beta, note="Beta(0.4, 0.4) (mixup) and Beta(2, 5): sample and log_prob"),

@@ -319,11 +319,12 @@ KERNELS = [
            dtypes=("float32",), setup=_all_gather_object_setup,
            reference=lambda x: (x, [0.5, 0.25], 3, "rank0", 1), note="accelerate's gather of Python records"),
     Kernel("torch.cuda.FloatTensor", "creation", lambda rng: {"values": [0.5, 1.25, -2.0]}, dtypes=("float32",),
-           call=_float_tensor_call, reference=lambda values: (np.array(values), np.array([sum(values)]), (2, 3))),
+           call=_float_tensor_call, reference=lambda values: (np.array(values), np.array([sum(values)]), (2, 3)),
+           device_only="cuda"),
     # CUDA-only: on the cpu backend torch disables the scaler (with a warning) and load_state_dict
     # silently does nothing, so the case fails, honestly.
     Kernel("torch.cuda.amp.GradScaler.load_state_dict", "optimizer", _scaler_inputs, dtypes=("float32",),
-           setup=_scaler_setup, check=_check_scaler,
+           setup=_scaler_setup, check=_check_scaler, device_only="cuda",
            note="restore a checkpointed scaler, then a finite step (scale grows) and an inf step (skipped)"),
     Kernel("torch.utils.hooks.RemovableHandle", "utility", lambda rng: {"x": rng.standard_normal((16, 16))},
            dtypes=("float32",), call=_handle_call, reference=_handle_ref,
