@@ -2,33 +2,35 @@
 
 import numpy as np
 
-from portability.builders import normal, uniform
+from portability.builders import BIG_SIDE, normal, uniform
 from portability.catalog import Keep, Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
-N = (256, 256)
+N = (BIG_SIDE, BIG_SIDE)  # 64x64 at small, 1024x1024 at medium
 
 
 def _counts(rng):
     """Non-negative values: valid for log1p and exact when cast to uint8/int64."""
-    return {"x": rng.uniform(0.0, 200.0, N)}
+    return {"x": rng.uniform(0.0, 200.0, rng.dims(*N))}
 
 
 def _bits(rng):
-    return {"x": rng.integers(0, 128, N).astype(np.float64)}
+    return {"x": rng.integers(0, 128, rng.dims(*N)).astype(np.float64)}
 
 
 def _where_inputs(rng):
+    shape = rng.dims(*N)
     return {
-        "cond": Keep(rng.uniform(size=N) < 0.5),
-        "x": rng.standard_normal(N) * 10,
-        "y": rng.standard_normal(N) * 10,
+        "cond": Keep(rng.uniform(size=shape) < 0.5),
+        "x": rng.standard_normal(shape) * 10,
+        "y": rng.standard_normal(shape) * 10,
     }
 
 
 def _tenths(rng):
     """Pairs on a 0.1 grid: ties between x and y occur, and survive rounding to any dtype."""
-    return {"x": np.round(rng.standard_normal(N) * 3, 1), "y": np.round(rng.standard_normal(N) * 3, 1)}
+    shape = rng.dims(*N)
+    return {"x": np.round(rng.standard_normal(shape) * 3, 1), "y": np.round(rng.standard_normal(shape) * 3, 1)}
 
 
 #: log1p of integer tensors promotes to the default float dtype (float32).

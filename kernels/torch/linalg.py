@@ -8,7 +8,7 @@ code, either as an explicit dtype refusal or as a missing ``*_cpu`` kernel.
 import numpy as np
 import scipy.linalg
 
-from portability.builders import matmul, spd, well_conditioned
+from portability.builders import SIDE, matmul, spd, well_conditioned
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
@@ -18,10 +18,11 @@ ITER_TOL = {"float32": (1e-3, 1e-4), "float64": (1e-7, 1e-9)}
 
 def _small_entries(rng):
     """Matrix and two vectors with a few exact zeros (so int/bool casts stay interesting)."""
+    n = rng.pick(64, 1024)
     return {
-        "m": np.round(rng.standard_normal((128, 128)) * 2, 1),
-        "a": np.round(rng.standard_normal(128) * 2, 1),
-        "b": np.round(rng.standard_normal(128) * 2, 1),
+        "m": np.round(rng.standard_normal((n, n)) * 2, 1),
+        "a": np.round(rng.standard_normal(n) * 2, 1),
+        "b": np.round(rng.standard_normal(n) * 2, 1),
     }
 
 
@@ -32,13 +33,15 @@ def _addr_ref(m, a, b):
 
 
 def _duplicated_rows(rng):
-    """64x64 matrix of rank 32: every row appears twice, which survives rounding to any dtype."""
-    half = rng.standard_normal((32, 64))
-    return {"a": np.concatenate([half, half], axis=0)[rng.permutation(64)]}
+    """nxn matrix of rank n/2: every row appears twice, which survives rounding to any dtype."""
+    n = rng.pick(*SIDE)
+    half = rng.standard_normal((n // 2, n))
+    return {"a": np.concatenate([half, half], axis=0)[rng.permutation(n)]}
 
 
 def _qr_inputs(rng):
-    return {"a": rng.standard_normal((64, 64)) + 4 * np.eye(64), "b": rng.standard_normal((64, 16))}
+    n, k = rng.dims(SIDE, (16, 64))
+    return {"a": rng.standard_normal((n, n)) + 4 * np.eye(n), "b": rng.standard_normal((n, k))}
 
 
 def _ormqr_setup(c, a, b):
@@ -50,15 +53,18 @@ def _ormqr_setup(c, a, b):
 
 
 def _triangular(rng):
-    a = np.triu(rng.standard_normal((64, 64))) + 8 * np.eye(64)
-    return {"b": rng.standard_normal((64, 16)), "a": a}
+    n, k = rng.dims(SIDE, (16, 64))
+    # A diagonal of sqrt(n) keeps the back substitution from growing with n (as 8 did at n = 64).
+    a = np.triu(rng.standard_normal((n, n))) + np.sqrt(n) * np.eye(n)
+    return {"b": rng.standard_normal((n, k)), "a": a}
 
 
 def _sparse_operands(rng):
     def sparse(shape, density):
         return rng.standard_normal(shape) * (rng.uniform(size=shape) < density)
 
-    return {"x": sparse((128, 64), 0.1), "m1": sparse((128, 128), 0.1), "m2": rng.standard_normal((128, 64))}
+    n, k = rng.dims((64, 512), (64, 512))
+    return {"x": sparse((n, k), 0.1), "m1": sparse((n, n), 0.1), "m2": rng.standard_normal((n, k))}
 
 
 def _saddmm_setup(c, x, m1, m2):
@@ -67,15 +73,17 @@ def _saddmm_setup(c, x, m1, m2):
 
 
 def _diag_vector(rng):
-    return {"x": np.round(rng.standard_normal(256) * 4, 1)}
+    return {"x": np.round(rng.standard_normal(rng.pick(64, 1024)) * 4, 1)}
 
 
 def _diag_matrix(rng):
-    return {"x": np.round(rng.standard_normal((256, 256)) * 4, 1)}
+    n = rng.pick(64, 1024)
+    return {"x": np.round(rng.standard_normal((n, n)) * 4, 1)}
 
 
 def _solve_inputs(rng):
-    return {"a": rng.standard_normal((128, 128)) + 128 * np.eye(128), "b": rng.standard_normal((128, 8))}
+    n, k = rng.dims(SIDE, (8, 64))
+    return {"a": rng.standard_normal((n, n)) + n * np.eye(n), "b": rng.standard_normal((n, k))}
 
 
 def _spectrum(ev):
@@ -85,24 +93,24 @@ def _spectrum(ev):
 
 
 def _nonsymmetric(rng):
-    return {"a": rng.standard_normal((64, 64))}
+    return {"a": rng.standard_normal(rng.dims((64, 256), (64, 256)))}
 
 
 KERNELS = [
-    Kernel("torch.matmul", "linalg", matmul(256, 256, 256), dtypes=FLOATS, reference=np.matmul,
+    Kernel("torch.matmul", "linalg", matmul(SIDE, SIDE, SIDE), dtypes=FLOATS, reference=np.matmul,
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
-    Kernel("torch.linalg.inv", "linalg", well_conditioned(64), dtypes=FLOATS, reference=np.linalg.inv),
-    Kernel("torch.linalg.cholesky", "linalg", spd(64), dtypes=FLOATS, reference=np.linalg.cholesky),
+    Kernel("torch.linalg.inv", "linalg", well_conditioned(SIDE), dtypes=FLOATS, reference=np.linalg.inv),
+    Kernel("torch.linalg.cholesky", "linalg", spd(SIDE), dtypes=FLOATS, reference=np.linalg.cholesky),
     # Not in the paper's torch sample (the CSV has no svd row for torch), so not tagged paper.
-    Kernel("torch.linalg.svd", "linalg", well_conditioned(64), dtypes=FLOATS,
+    Kernel("torch.linalg.svd", "linalg", well_conditioned(SIDE), dtypes=FLOATS,
            call=lambda c, a: c.fn(a, full_matrices=False),
            reference=lambda a: np.linalg.svd(a, full_matrices=False),
            canonical=lambda out: out[1]),
-    Kernel("torch.linalg.qr", "linalg", well_conditioned(64), dtypes=FLOATS,
+    Kernel("torch.linalg.qr", "linalg", well_conditioned(SIDE), dtypes=FLOATS,
            reference=np.linalg.qr,
            # |R| does not depend on the sign convention of the Householder reflections.
            canonical=lambda out: np.abs(out[1]), tol=ITER_TOL),
-    Kernel("torch.linalg.eigh", "linalg", spd(64), dtypes=FLOATS, reference=np.linalg.eigh,
+    Kernel("torch.linalg.eigh", "linalg", spd(SIDE), dtypes=FLOATS, reference=np.linalg.eigh,
            canonical=lambda out: out[0], tol=ITER_TOL),
     Kernel("torch.linalg.eig", "linalg", _nonsymmetric, dtypes=FLOATS, reference=np.linalg.eig,
            canonical=lambda out: _spectrum(out[0]),
@@ -113,7 +121,7 @@ KERNELS = [
     Kernel("torch.addr", "linalg", _small_entries,
            dtypes=("float32", "float64", "float16", "bfloat16", "int64", "bool"),
            reference=_addr_ref, tags=("paper",), decile=10, frequency=1),
-    Kernel("torch.logdet", "linalg", spd(64), dtypes=FLOATS,
+    Kernel("torch.logdet", "linalg", spd(SIDE), dtypes=FLOATS,
            reference=lambda a: np.linalg.slogdet(a)[1], tags=("paper",), decile=10, frequency=1),
     Kernel("torch.linalg.matrix_rank", "linalg", _duplicated_rows, dtypes=FLOATS,
            reference=np.linalg.matrix_rank, out_dtype="int64", tags=("paper",), decile=10, frequency=1),

@@ -13,7 +13,8 @@ K = 3  # steps per round
 
 
 def _quadratic(rng):
-    return {"p": rng.standard_normal((32, 32)), "target": rng.standard_normal((32, 32))}
+    shape = rng.dims((32, 1024), (32, 1024))
+    return {"p": rng.standard_normal(shape), "target": rng.standard_normal(shape)}
 
 
 def _opt_setup(**kwargs):
@@ -71,7 +72,7 @@ def _rprop_ref(p, target, lr=0.01, etaminus=0.5, etaplus=1.2, smin=1e-6, smax=50
 
 
 def _lstsq(rng):
-    n = 32
+    n = rng.pick(32, 1024)
     return {"a": rng.standard_normal((n, n)) / np.sqrt(n) + 2 * np.eye(n), "b": rng.standard_normal(n)}
 
 
@@ -125,6 +126,7 @@ KERNELS = [
            # machine precision: in float64 it stops ~1e-7 from the minimiser.
            tol={"float32": (1e-3, 1e-4), "float64": (1e-5, 1e-6)},
            tags=("paper",), decile=40, frequency=5, note="least squares 0.5*|Ax-b|^2, strong Wolfe line search"),
+    # One size: a scheduler updates a learning rate, whatever the size of the parameters.
     Kernel("torch.optim.lr_scheduler.ExponentialLR", "optimizer", lambda rng: {}, dtypes=("float32", "float64"),
            setup=_exponential_lr_setup, reference=lambda: [0.1 * 0.9**10], tags=("paper",), decile=40, frequency=5),
     # Common optimizers.

@@ -5,19 +5,21 @@ import numpy as np
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
-#: A reduction over ~500 terms rounds its float32/float16 result once but accumulates in a wider
+#: Rows of 512 at every size (only their number grows), so row-wise accumulations keep their length.
+ROWS = ((8, 2048), 512)
+#: A reduction (of 64 to 1M terms) rounds its float32/float16 result once but accumulates in a wider
 #: type on the CPU; these bounds leave room for the accumulation order, not for wrong sums.
 SUM_TOL = {"float32": (1e-4, 1e-5), "float16": (1e-2, 4e-3), "bfloat16": (4e-2, 1.5e-2)}
 
 
 def _rows(rng):
-    return {"x": rng.standard_normal((256, 512))}
+    return {"x": rng.standard_normal(rng.dims(*ROWS))}
 
 
 def _ints(dim):
-    """Small integer entries (exact in every dtype, and a full sum that fits in float16);
-    ``dim`` None sums everything."""
-    return lambda rng: {"x": rng.integers(-10, 11, (256, 512)).astype(np.float64), "dim": dim}
+    """Small integer entries (exact in every dtype, and a full sum that fits in float16: about
+    +-6000 for 1M entries); ``dim`` None sums everything."""
+    return lambda rng: {"x": rng.integers(-10, 11, rng.dims((64, 1024), (64, 1024))).astype(np.float64), "dim": dim}
 
 
 def _sum(c, x, dim):
@@ -26,11 +28,11 @@ def _sum(c, x, dim):
 
 def _sort_keys(rng):
     """Keys on a coarse grid: duplicates are common, so only a stable sort is well defined."""
-    return {"x": np.round(rng.standard_normal((32, 1024)) * 20)}
+    return {"x": np.round(rng.standard_normal(rng.dims((4, 1024), 1024)) * 20)}
 
 
 def _odd(rng):
-    return {"x": rng.standard_normal(32767)}
+    return {"x": rng.standard_normal(rng.pick(4095, (1 << 20) - 1))}
 
 
 KERNELS = [

@@ -10,9 +10,16 @@ from portability.builders import nothing
 from portability.catalog import Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
+#: One size: torch refuses float16 permutations longer than 2049 (bfloat16 it accepts, and rounds),
+#: so a longer permutation would only test that refusal.
 N_PERM = 1000
 PERM_DTYPES = ("int64", "int32", "float32", "float64", "float16", "bfloat16")
-N_VM = 20000
+#: Sample counts stay large at small where a moment bound needs them: at 20000 draws the VonMises
+#: circular-mean bound is 5 standard errors; at 256x256 the std bound of randn is 7, the mean
+#: bound of bernoulli 5.
+N_VM = (20000, 1 << 18)  # VonMises samples by rejection in a Python loop: 1M draws take seconds
+SQUARE = (256, 1024)
+DRAWS = (4096, 65536)
 
 
 def _dtype(c):
@@ -25,10 +32,14 @@ def _is_permutation(out, *_):
     assert np.array_equal(np.sort(out), np.arange(N_PERM)), "not a permutation of 0..n-1"
 
 
+def _side(rng):
+    return {"n": rng.pick(*SQUARE)}
+
+
 def _moments(mean, std, support=None):
-    def check(out, *_):
+    def check(out, n):
         out = np.asarray(out, dtype=np.float64)
-        assert out.shape == (512, 512), f"shape {out.shape}"
+        assert out.shape == (n, n), f"shape {out.shape}"
         assert np.all(np.isfinite(out)), "non-finite samples"
         if support is not None:  # [low, high)
             assert support[0] <= out.min() and out.max() < support[1], (
@@ -40,27 +51,27 @@ def _moments(mean, std, support=None):
     return check
 
 
-def _probs(rng):
-    return {"p": rng.dirichlet(np.ones(16))}
+def _probs(n):
+    return lambda rng: {"p": rng.dirichlet(np.ones(16)), "n": rng.pick(*n)}
 
 
-def _check_multinomial_draws(out, p):
+def _check_multinomial_draws(out, p, rows):
     out = np.asarray(out)
-    assert out.shape == (4096, 4), f"shape {out.shape}"
+    assert out.shape == (rows, 4), f"shape {out.shape}"
     assert out.min() >= 0 and out.max() < p.size, "category out of range"
     assert np.all(np.diff(np.sort(out, axis=1), axis=1) != 0), "repeated category without replacement"
     first = np.bincount(out[:, 0], minlength=p.size) / out.shape[0]
     assert np.max(np.abs(first - p / p.sum())) < 0.04, "first draw frequencies far from probs"
 
 
-def _multinomial_dist_setup(c, p):
+def _multinomial_dist_setup(c, p, n):
     d = c.fn(total_count=50, probs=p)
-    return lambda: d.sample((4096,))
+    return lambda: d.sample((n,))
 
 
-def _check_multinomial_counts(out, p):
+def _check_multinomial_counts(out, p, n):
     out = np.asarray(out, dtype=np.float64)
-    assert out.shape == (4096, p.size), f"shape {out.shape}"
+    assert out.shape == (n, p.size), f"shape {out.shape}"
     assert np.all(out >= 0) and np.all(out == np.round(out)), "counts not non-negative integers"
     assert np.all(out.sum(axis=1) == 50), "counts do not sum to total_count"
     freq = out.mean(axis=0) / 50
@@ -68,21 +79,21 @@ def _check_multinomial_counts(out, p):
 
 
 def _vonmises_inputs(rng):
-    return {"loc": np.array(0.7), "concentration": np.array(4.0)}
+    return {"loc": np.array(0.7), "concentration": np.array(4.0), "n": rng.pick(*N_VM)}
 
 
-def _vonmises_setup(c, loc, concentration):
+def _vonmises_setup(c, loc, concentration, n):
     # The harness hands 0-d arrays to torch as shape (1,) (np.ascontiguousarray makes them 1-d):
     # restore the scalar parameters users pass.
     d = c.fn(loc.reshape(()), concentration.reshape(()))
-    return lambda: d.sample((N_VM,))
+    return lambda: d.sample((n,))
 
 
-def _check_vonmises(out, loc, concentration):
+def _check_vonmises(out, loc, concentration, n):
     import scipy.special as sp
 
     out = np.asarray(out, dtype=np.float64)
-    assert out.shape == (N_VM,), f"shape {out.shape}"
+    assert out.shape == (n,), f"shape {out.shape}"
     assert np.all(np.abs(out) <= np.pi + 1e-2), "samples outside [-pi, pi]"
     z = np.mean(np.exp(1j * out))
     # Circular mean direction and mean resultant length I1(k)/I0(k).
@@ -91,14 +102,14 @@ def _check_vonmises(out, loc, concentration):
     assert abs(abs(z) - r) < 0.015, f"mean resultant length {abs(z):.4f}, expected {r:.4f}"
 
 
-def _relaxed_setup(c, p):
+def _relaxed_setup(c, p, n):
     d = c.fn(c.fw.tensor(0.5, dtype=p.dtype, device=p.device), probs=p)
-    return lambda: d.rsample((4096,))
+    return lambda: d.rsample((n,))
 
 
-def _check_simplex(out, p):
+def _check_simplex(out, p, n):
     out = np.asarray(out, dtype=np.float64)
-    assert out.shape == (4096, p.size), f"shape {out.shape}"
+    assert out.shape == (n, p.size), f"shape {out.shape}"
     assert np.all(out >= 0) and np.all(out <= 1), "samples outside [0, 1]"
     # bfloat16 samples are normalised in bfloat16 (a logsumexp rounded to 8 bits): rows sum to 1
     # within ~0.02 there (0.004 in float16, exactly in float32); 4e-2 is bfloat16's usual rtol.
@@ -109,15 +120,19 @@ def _check_simplex(out, p):
     assert np.max(np.abs(winners - p / p.sum())) < 0.04, "argmax frequencies far from probs"
 
 
-def _xavier_setup(c):
-    w = c.fw.empty(256, 128, dtype=_dtype(c), device=c.device)
+def _xavier_shape(rng):
+    return {"fan_out": rng.pick(128, 1024), "fan_in": rng.pick(64, 1024)}
+
+
+def _xavier_setup(c, fan_out, fan_in):
+    w = c.fw.empty(fan_out, fan_in, dtype=_dtype(c), device=c.device)
     return lambda: c.fn(w)
 
 
-def _check_xavier(out, *_):
+def _check_xavier(out, fan_out, fan_in):
     out = np.asarray(out, dtype=np.float64)
-    a = np.sqrt(6.0 / (256 + 128))
-    assert out.shape == (256, 128), f"shape {out.shape}"
+    a = np.sqrt(6.0 / (fan_out + fan_in))
+    assert out.shape == (fan_out, fan_in), f"shape {out.shape}"
     assert np.all(np.abs(out) <= a * 1.01), f"values outside +-{a:.4f}"
     assert abs(out.std() - a / np.sqrt(3)) < 0.03 * a, f"std {out.std():.4f}, expected {a / np.sqrt(3):.4f}"
 
@@ -135,24 +150,25 @@ KERNELS = [
            call=lambda c: c.fn(N_PERM, dtype=_dtype(c), device=c.device), random=True, check=_is_permutation,
            tags=("paper",), decile=80, frequency=63,
            note="n = 1000 is exact in float16 but not in bfloat16 (integers above 256 round)"),
-    Kernel("torch.distributions.Multinomial", "distribution", _probs, dtypes=FLOATS,
+    Kernel("torch.distributions.Multinomial", "distribution", _probs((1024, 65536)), dtypes=FLOATS,
            setup=_multinomial_dist_setup, random=True, check=_check_multinomial_counts,
            tags=("paper",), decile=80, frequency=65),
     Kernel("torch.distributions.VonMises", "distribution", _vonmises_inputs, dtypes=FLOATS,
            setup=_vonmises_setup, random=True, check=_check_vonmises, tags=("paper",), decile=30, frequency=3),
-    Kernel("torch.distributions.RelaxedOneHotCategorical", "distribution", _probs, dtypes=FLOATS,
+    Kernel("torch.distributions.RelaxedOneHotCategorical", "distribution", _probs(DRAWS), dtypes=FLOATS,
            setup=_relaxed_setup, random=True, check=_check_simplex, tags=("paper",), decile=20, frequency=2),
-    Kernel("torch.nn.init.xavier_uniform_", "random", nothing(), dtypes=FLOATS, setup=_xavier_setup,
+    Kernel("torch.nn.init.xavier_uniform_", "random", _xavier_shape, dtypes=FLOATS, setup=_xavier_setup,
            random=True, check=_check_xavier, tags=("paper",), decile=70, frequency=27),
     # Common samplers.
-    Kernel("torch.randn", "random", nothing(), dtypes=FLOATS,
-           call=lambda c: c.fn(512, 512, dtype=_dtype(c), device=c.device), random=True, check=_moments(0.0, 1.0)),
-    Kernel("torch.rand", "random", nothing(), dtypes=FLOATS,
-           call=lambda c: c.fn(512, 512, dtype=_dtype(c), device=c.device), random=True,
+    Kernel("torch.randn", "random", _side, dtypes=FLOATS,
+           call=lambda c, n: c.fn(n, n, dtype=_dtype(c), device=c.device), random=True, check=_moments(0.0, 1.0)),
+    Kernel("torch.rand", "random", _side, dtypes=FLOATS,
+           call=lambda c, n: c.fn(n, n, dtype=_dtype(c), device=c.device), random=True,
            check=_moments(0.5, np.sqrt(1 / 12), support=(0.0, 1.0))),
-    Kernel("torch.bernoulli", "random", lambda rng: {"p": rng.uniform(0.1, 0.9, (512, 512))}, dtypes=FLOATS,
-           random=True, check=_check_bernoulli),
-    Kernel("torch.multinomial", "random", lambda rng: {"p": np.tile(rng.dirichlet(np.ones(16)), (4096, 1))},
+    Kernel("torch.bernoulli", "random", lambda rng: {"p": rng.uniform(0.1, 0.9, rng.dims(SQUARE, SQUARE))},
+           dtypes=FLOATS, random=True, check=_check_bernoulli),
+    Kernel("torch.multinomial", "random",
+           lambda rng: {"p": np.tile(rng.dirichlet(np.ones(16)), (rng.pick(*DRAWS), 1))},
            dtypes=FLOATS, call=lambda c, p: c.fn(p, 4), out_dtype="int64", random=True,
-           check=lambda out, p: _check_multinomial_draws(out, p[0])),
+           check=lambda out, p: _check_multinomial_draws(out, p[0], len(p))),
 ]
