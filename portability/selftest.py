@@ -72,11 +72,12 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
         seed = kernel.seed(variant)
         try:
             raw = dict(builder(Draw(np.random.default_rng(seed), size)))
-            _, out, _ = runner.execute(kernel, fn, fw, raw, dtype, "cpu", seed)
+            # keep the timed callable alive through the checks, as the worker does: a kernel may tie
+            # what its check reads (a temporary folder) to that callable's lifetime
+            thunk, out, _ = runner.execute(kernel, fn, fw, raw, dtype, "cpu", seed)
         except worker.StageError as err:
             if kernel.device_only or kernel.cpu_failure:
                 continue  # failing on the CPU inside the framework: as declared
-
             problems.append(f"{where}: {err.stage} failed on the CPU: {type(err.exc).__name__}: "
                             f"{worker.first_line(str(err.exc))}")
             continue
@@ -108,6 +109,7 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
             rejected = True
         if not rejected:
             problems.append(f"{where}: its check ({check}) accepts an altered output: it cannot fail")
+        del thunk
         runner.adapter.free()
     return problems
 
