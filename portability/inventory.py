@@ -104,7 +104,7 @@ def load(kernels_dir: Path, frameworks: Iterable[str] = tuple(FRAMEWORKS)) -> In
 
 
 COLUMNS = ("framework", "api", "file", "category", "calls", "decile", "sample", "paper", "paper_decile", "tags",
-           "dtypes", "variants", "removed")
+           "dtypes", "variants", "removed", "device_only", "cpu_failure")
 
 
 def rows(inv: Inventory) -> list[dict[str, Any]]:
@@ -120,6 +120,7 @@ def rows(inv: Inventory) -> list[dict[str, Any]]:
                 "sample": drawn["drawn"] if drawn else "", "paper": "yes" if k.paper else "",
                 "paper_decile": k.decile if k.paper and k.decile else "", "tags": " ".join(tags),
                 "dtypes": " ".join(k.dtypes), "variants": " ".join(k.variants), "removed": k.removed,
+                "device_only": k.device_only, "cpu_failure": k.cpu_failure,
             })
     return out
 
