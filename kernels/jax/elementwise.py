@@ -7,21 +7,31 @@ from portability.builders import normal, pair, positive, uniform
 from portability.catalog import Keep, Kernel, paper, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
-N = 64 * 1024  # elements in the big elementwise arrays
+N = (64 * 1024, 1 << 20)  # elements in the big elementwise arrays
 
 
 def int_pair(*shape, low=-50, high=50):
-    return lambda rng: {"x": rng.integers(low, high, shape).astype(np.float64),
-                        "y": rng.integers(low, high, shape).astype(np.float64)}
+    def build(rng):
+        dims = rng.dims(*shape)
+        return {"x": rng.integers(low, high, dims).astype(np.float64),
+                "y": rng.integers(low, high, dims).astype(np.float64)}
+
+    return build
 
 
 def _select_inputs(rng):
-    return {"pred": Keep(rng.random(N) < 0.5), "x": rng.standard_normal(N), "y": rng.standard_normal(N)}
+    (n,) = rng.dims(N)
+    return {"pred": Keep(rng.random(n) < 0.5), "x": rng.standard_normal(n), "y": rng.standard_normal(n)}
 
 
 def _interp_inputs(rng):
     xp = np.linspace(0.0, 10.0, 64)
-    return {"x": rng.uniform(0.0, 10.0, N), "xp": xp, "fp": np.sin(xp)}
+    return {"x": rng.uniform(0.0, 10.0, rng.dims(N)), "xp": xp, "fp": np.sin(xp)}
+
+
+def _power_inputs(rng):
+    (n,) = rng.dims(N)
+    return {"x": rng.uniform(0.5, 4.0, n), "y": rng.integers(-3, 5, n).astype(np.float64)}
 
 
 def _sqrt_ref(x):
@@ -34,7 +44,7 @@ def _integer_pow_ref(x):
 
 
 KERNELS = [
-    Kernel("jax.numpy.add", "elementwise", int_pair(256, 256),
+    Kernel("jax.numpy.add", "elementwise", int_pair((256, 1024), (256, 1024)),
            dtypes=(*FLOATS, "complex64", "int32", "int64", "uint8"),
            out_dtype={**same(*FLOATS, "int32", "int64", "uint8"), "complex64": "complex64"},
            reference=np.add, **paper(100, 2212)),
@@ -47,9 +57,8 @@ KERNELS = [
            **paper(100, 393)),
     Kernel("jax.numpy.log", "elementwise", positive(N, low=1e-3, high=1e3), dtypes=(*FLOATS, "int32"),
            reference=np.log, **paper(100, 620)),
-    Kernel("jax.numpy.power", "elementwise",
-           lambda rng: {"x": rng.uniform(0.5, 4.0, N), "y": rng.integers(-3, 5, N).astype(np.float64)},
-           dtypes=(*FLOATS, "complex64"), reference=np.power, **paper(80, 34)),
+    Kernel("jax.numpy.power", "elementwise", _power_inputs, dtypes=(*FLOATS, "complex64"), reference=np.power,
+           **paper(80, 34)),
     Kernel("jax.numpy.bitwise_and", "elementwise", int_pair(N, low=0, high=127),
            dtypes=("int32", "int64", "int8", "uint8", "bool"),
            out_dtype=same("int32", "int64", "int8", "uint8", "bool"),

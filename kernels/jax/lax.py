@@ -10,7 +10,7 @@ FLOATS = ("float32", "float64", "float16", "bfloat16")
 
 def _distinct_rows(rng):
     """Rows that are permutations of -128..127: exact and tie-free in every swept dtype."""
-    return {"x": rng.permuted(np.tile(np.arange(-128.0, 128.0), (128, 1)), axis=1)}
+    return {"x": rng.permuted(np.tile(np.arange(-128.0, 128.0), (rng.pick(32, 4096), 1)), axis=1)}
 
 
 def _top_k_ref(x):
@@ -66,28 +66,33 @@ def _maxpool_ref(x):
 
 
 SORT_DTYPES = (*FLOATS, "int32", "int8")
+#: Rows of 1024 at every size (only their number grows): row-wise work keeps its length.
+ROWS = ((64, 1024), 1024)
 
 KERNELS = [
     Kernel("jax.lax.top_k", "reduction", _distinct_rows, dtypes=SORT_DTYPES, call=lambda c, x: c.fn(x, 8),
            reference=_top_k_ref, out_dtype=None, **paper(70, 23)),
-    Kernel("jax.lax.sort", "reduction", normal(64, 1024), dtypes=(*FLOATS, "int32"), reference=np.sort,
+    Kernel("jax.lax.sort", "reduction", normal((16, 1024), 1024), dtypes=(*FLOATS, "int32"), reference=np.sort,
            out_dtype=same(*FLOATS, "int32")),
-    Kernel("jax.lax.stop_gradient", "autodiff", normal(64, 1024), dtypes=FLOATS, call=_stop_gradient,
+    Kernel("jax.lax.stop_gradient", "autodiff", normal(*ROWS), dtypes=FLOATS, call=_stop_gradient,
            reference=np.square, **paper(80, 65)),
-    Kernel("jax.lax.pmax", "reduction", normal(16, 4096), dtypes=(*FLOATS, "int32"), call=_pmax,
+    Kernel("jax.lax.pmax", "reduction", normal(16, (4096, 1 << 16)), dtypes=(*FLOATS, "int32"), call=_pmax,
            reference=lambda x: np.broadcast_to(x.max(axis=0), x.shape), out_dtype=same(*FLOATS, "int32"),
            **paper(10, 1)),
-    Kernel("jax.lax.all_gather", "shape", normal(16, 1024), dtypes=(*FLOATS, "int32"), call=_all_gather,
+    Kernel("jax.lax.all_gather", "shape", normal(16, (1024, 4096)), dtypes=(*FLOATS, "int32"), call=_all_gather,
            reference=lambda x: np.broadcast_to(x, (16, *x.shape)), out_dtype=same(*FLOATS, "int32"),
            **paper(70, 19)),
-    Kernel("jax.lax.infeed", "io", nothing(), dtypes=("float32",), call=_infeed, **paper(50, 5)),
-    Kernel("jax.lax.scan", "control", normal(64, 1024), dtypes=(*FLOATS, "int32"), setup=_scan_setup,
+    Kernel("jax.lax.infeed", "io", nothing(), dtypes=("float32",), call=_infeed, **paper(50, 5),
+           removed="removed in jax 0.7 (deprecated in 0.6) with lax.outfeed and Device.transfer_to_infeed;"
+                   " no replacement: pass host data as jit arguments or through jax.experimental.io_callback"),
+    # 64 steps at every size (a longer running sum would round more in half precision): the carry widens.
+    Kernel("jax.lax.scan", "control", normal(64, (1024, 1 << 14)), dtypes=(*FLOATS, "int32"), setup=_scan_setup,
            reference=lambda x: (x.sum(axis=0), np.cumsum(x, axis=0)), out_dtype=same(*FLOATS, "int32")),
-    Kernel("jax.lax.fori_loop", "control", normal(64, 1024), dtypes=FLOATS, setup=_fori_setup, reference=_fori_ref),
-    Kernel("jax.lax.reduce_window", "nn", normal(4, 16, 64, 64), dtypes=FLOATS,
+    Kernel("jax.lax.fori_loop", "control", normal(*ROWS), dtypes=FLOATS, setup=_fori_setup, reference=_fori_ref),
+    Kernel("jax.lax.reduce_window", "nn", normal((4, 8), (16, 32), 64, 64), dtypes=FLOATS,
            call=lambda c, x: c.fn(x, -np.inf, c.fw.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID"),
            reference=_maxpool_ref),
-    Kernel("jax.lax.dot_general", "linalg", matmul(256, 256, 256), dtypes=FLOATS,
+    Kernel("jax.lax.dot_general", "linalg", matmul((256, 512), (256, 512), (256, 512)), dtypes=FLOATS,
            call=lambda c, a, b: c.fn(a, b, (((1,), (0,)), ((), ()))), reference=np.matmul,
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
 ]

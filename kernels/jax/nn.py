@@ -7,11 +7,11 @@ from portability.builders import normal
 from portability.catalog import Keep, Kernel, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
-N = 64 * 1024
+N = (64 * 1024, 1 << 20)
 
 
 def _labels(rng):
-    return {"x": Keep(rng.integers(0, 100, 2048).astype(np.int32))}
+    return {"x": Keep(rng.integers(0, 100, rng.pick(2048, 10240)).astype(np.int32))}
 
 
 def _gelu_tanh(x):
@@ -19,7 +19,9 @@ def _gelu_tanh(x):
 
 
 def _conv_inputs(rng):
-    return {"x": rng.standard_normal((4, 16, 32, 32)), "w": rng.standard_normal((32, 16, 3, 3)) / 12.0}
+    n, c, hw = rng.dims((4, 8), (16, 32), (32, 64))
+    # Weights scaled by 1/sqrt(fan-in): outputs of order one at every size.
+    return {"x": rng.standard_normal((n, c, hw, hw)), "w": rng.standard_normal((32, c, 3, 3)) / np.sqrt(9 * c)}
 
 
 def _conv_ref(x, w):
@@ -32,7 +34,8 @@ def _conv_ref(x, w):
 
 def _attention_inputs(rng):
     # B T N H layout
-    return {k: rng.standard_normal((2, 64, 4, 32)) for k in ("q", "k", "v")}
+    shape = rng.dims((2, 4), (64, 256), (4, 8), (32, 64))
+    return {k: rng.standard_normal(shape) for k in ("q", "k", "v")}
 
 
 def _attention_ref(q, k, v):
@@ -46,7 +49,8 @@ KERNELS = [
     Kernel("jax.nn.relu", "nn", normal(N), dtypes=(*FLOATS, "int32"), reference=lambda x: np.maximum(x, 0),
            out_dtype={**{d: d for d in FLOATS}, "int32": "int32"}),
     Kernel("jax.nn.gelu", "nn", normal(N, scale=2.0), dtypes=FLOATS, reference=_gelu_tanh),
-    Kernel("jax.nn.softmax", "nn", normal(256, 256, scale=3.0), dtypes=FLOATS,
+    # Rows of 256 at every size (only their number grows): the normalising sum keeps its length.
+    Kernel("jax.nn.softmax", "nn", normal((256, 4096), 256, scale=3.0), dtypes=FLOATS,
            reference=lambda x: sps.softmax(x, axis=-1)),
     Kernel("jax.nn.sigmoid", "nn", normal(N, scale=4.0), dtypes=FLOATS, reference=sps.expit),
     Kernel("jax.lax.conv_general_dilated", "nn", _conv_inputs, dtypes=FLOATS,

@@ -6,86 +6,122 @@ from portability.builders import nothing
 from portability.catalog import Kernel, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
-SHAPE = (256, 256)
+
+
+def _shape(rng):
+    """The sample shape: 65536 draws at small, 1M at medium (the checks' bounds hold for both)."""
+    return {"shape": rng.dims((256, 1024), (256, 1024))}
+
+
+def _count(small, medium):
+    return lambda rng: {"n": rng.pick(small, medium)}
 
 
 def _sampler(**kwargs):
-    """setup: build the key untimed, time the draw of SHAPE samples in the case dtype."""
+    """setup: build the key untimed, time the draw of samples of the given shape in the case dtype."""
 
-    def setup(c):
+    def setup(c, shape):
         key = c.fw.random.key(c.seed)
-        return lambda: c.fn(key, SHAPE, dtype=c.dtype, **kwargs)
+        return lambda: c.fn(key, shape, dtype=c.dtype, **kwargs)
 
     return setup
 
 
-def _check_normal(out, *_):
+def _check_normal(out, shape):
     x = np.asarray(out, dtype=np.float64)
-    assert x.shape == SHAPE, f"shape {x.shape}, expected {SHAPE}"
+    assert x.shape == shape, f"shape {x.shape}, expected {shape}"
     assert np.all(np.isfinite(x)), "non-finite samples"
     assert abs(x.mean()) < 0.02, f"mean {x.mean():.4f} is not ~0"
     assert abs(x.std() - 1) < 0.02, f"std {x.std():.4f} is not ~1"
-    # P(|x| > 3) = 0.0027: about 177 of 65536 samples (sd ~13) lie beyond three sigma.
+    # P(|x| > 3) = 0.0027: about 177 of 65536 samples (sd ~13) lie beyond three sigma; the
+    # bounds only get safer with more samples.
     tail = np.mean(np.abs(x) > 3)
     assert 0.0018 < tail < 0.0036, (f"fraction beyond 3 sigma {tail:.5f}, expected 0.0027"
                                     f" (max |x| {np.abs(x).max():.2f}): the tails are cut")
 
 
-def _check_uniform(out, *_):
+def _check_uniform(out, shape):
     x = np.asarray(out, dtype=np.float64)
-    assert x.shape == SHAPE, f"shape {x.shape}, expected {SHAPE}"
+    assert x.shape == shape, f"shape {x.shape}, expected {shape}"
     assert x.min() >= 0.0 and x.max() < 1.0, f"samples outside [0, 1): [{x.min()}, {x.max()}]"
     assert abs(x.mean() - 0.5) < 0.01, f"mean {x.mean():.4f} is not ~0.5"
     assert abs(x.var() - 1 / 12) < 0.005, f"variance {x.var():.4f} is not ~1/12"
 
 
-def _check_randint(out, *_):
+def _check_randint(out, shape):
     x = np.asarray(out)
-    assert x.shape == SHAPE, f"shape {x.shape}, expected {SHAPE}"
+    assert x.shape == shape, f"shape {x.shape}, expected {shape}"
     assert x.dtype.kind == "i", f"dtype {x.dtype} is not an integer"
     assert x.min() >= -5 and x.max() < 10, f"samples outside [-5, 10): [{x.min()}, {x.max()}]"
     counts = np.bincount(x.ravel() + 5, minlength=15)
     assert counts.min() > 0.9 * x.size / 15, f"value counts far from uniform: {counts.tolist()}"
 
 
-def _check_permutation(out, *_):
+def _check_permutation(out, n):
     x = np.asarray(out)
-    assert np.array_equal(np.sort(x), np.arange(10000)), "not a permutation of 0..9999"
-    assert not np.array_equal(x, np.arange(10000)), "the identity permutation"
+    assert np.array_equal(np.sort(x), np.arange(n)), f"not a permutation of 0..{n - 1}"
+    assert not np.array_equal(x, np.arange(n)), "the identity permutation"
 
 
-def _check_bernoulli(out, *_):
+def _check_bernoulli(out, shape):
     x = np.asarray(out)
     assert x.dtype == np.bool_, f"dtype {x.dtype}, expected bool"
-    assert x.shape == SHAPE, f"shape {x.shape}, expected {SHAPE}"
+    assert x.shape == shape, f"shape {x.shape}, expected {shape}"
     assert abs(x.mean() - 0.3) < 0.01, f"frequency {x.mean():.4f} is not ~0.3"
 
 
-def _check_categorical(out, logits):
+def _check_categorical(out, logits, n):
     x = np.asarray(out)
     p = np.exp(logits - logits.max())
     p /= p.sum()
-    assert x.shape == (20000,), f"shape {x.shape}, expected (20000,)"
+    assert x.shape == (n,), f"shape {x.shape}, expected ({n},)"
     assert x.min() >= 0 and x.max() < logits.size, "category out of range"
     freq = np.bincount(x, minlength=logits.size) / x.size
     worst = np.max(np.abs(freq - p))
     assert worst < 0.015, f"frequencies differ from softmax(logits) by {worst:.4f}"
 
 
-def _check_split(out, *_):
-    x = np.asarray(out)
-    assert x.shape == (1000, 2) and x.dtype == np.uint32, f"got {x.dtype}{list(x.shape)}, expected uint32[1000, 2]"
-    assert len({tuple(r) for r in x.tolist()}) == 1000, "split keys repeat"
+def _seed(rng):
+    return {"seed": int(rng.integers(0, 2**31))}
 
 
-def _check_key_data(out, *_):
-    x = np.asarray(out)
-    assert x.shape == (2,) and x.dtype == np.uint32, f"got {x.dtype}{list(x.shape)}, expected uint32[2]"
+def _seed_and_count(rng):
+    return {**_seed(rng), "n": rng.pick(1000, 1 << 20)}
 
 
-def _categorical_setup(c, logits):
+def _threefry2x32(k1, k2, x1, x2):
+    """Threefry-2x32 (20 rounds) on uint32 arrays, as jax._src.random.threefry2x32 lowers it."""
+    rotl = lambda v, r: (v << np.uint32(r)) | (v >> np.uint32(32 - r))
+    ks = [np.uint32(k1), np.uint32(k2), np.uint32(k1) ^ np.uint32(k2) ^ np.uint32(0x1BD11BDA)]
+    x = [x1 + ks[0], x2 + ks[1]]
+    for i in range(5):
+        for r in ((13, 15, 26, 6), (17, 29, 16, 24))[i % 2]:
+            x[0] = x[0] + x[1]
+            x[1] = x[0] ^ rotl(x[1], r)
+        x[0] = x[0] + ks[(i + 1) % 3]
+        x[1] = x[1] + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return x
+
+
+def _split_ref(seed, n):
+    """split(PRNGKey(seed), n)[i] = threefry(key=[0, seed], counter=(0, i)): JAX's default
+    (jax_threefry_partitionable) split, which hashes the 64-bit index i as two uint32 words."""
+    bits = _threefry2x32(0, seed, np.zeros(n, np.uint32), np.arange(n, dtype=np.uint32))
+    return np.stack(bits, axis=1)
+
+
+def _randint_setup(c, shape):
     key = c.fw.random.key(c.seed)
-    return lambda: c.fn(key, logits, shape=(20000,))
+    return lambda: c.fn(key, shape, -5, 10, dtype=c.dtype)
+
+
+def _categorical_inputs(rng):
+    return {"logits": rng.standard_normal(20), "n": rng.pick(20000, 1 << 20)}
+
+
+def _categorical_setup(c, logits, n):
+    key = c.fw.random.key(c.seed)
+    return lambda: c.fn(key, logits, shape=(n,))
 
 
 KERNELS = [
@@ -93,26 +129,25 @@ KERNELS = [
     Kernel("jax.random.PRNGKey", "random", nothing(), dtypes=("int32",), call=lambda c: c.fn(1234),
            reference=lambda: np.array([0, 1234], dtype=np.uint32), out_dtype="uint32", **paper(100, 747)),
     # Typed keys cannot be copied to NumPy: the kernel returns their raw data (jax.random.key_data).
-    Kernel("jax.random.key", "random", nothing(), dtypes=("int32",),
-           call=lambda c: c.fw.random.key_data(c.fn(c.seed % 2**31)), random=True, check=_check_key_data,
-           out_dtype="uint32"),
-    Kernel("jax.random.split", "random", nothing(), dtypes=("int32",),
-           setup=lambda c: (lambda key: lambda: c.fn(key, 1000))(c.fw.random.PRNGKey(c.seed % 2**31)),
-           random=True, check=_check_split, out_dtype="uint32"),
-    Kernel("jax.random.normal", "random", nothing(), dtypes=FLOATS, setup=_sampler(), random=True,
+    Kernel("jax.random.key", "random", _seed, dtypes=("int32",), call=lambda c, seed: c.fw.random.key_data(c.fn(seed)),
+           reference=lambda seed: np.array([0, seed], dtype=np.uint32), out_dtype="uint32"),
+    # Key derivation is deterministic: the split keys are checked bit for bit against NumPy's Threefry.
+    Kernel("jax.random.split", "random", _seed_and_count, dtypes=("int32",),
+           setup=lambda c, seed, n: (lambda key: lambda: c.fn(key, n))(c.fw.random.PRNGKey(seed)),
+           reference=_split_ref, out_dtype="uint32"),
+    Kernel("jax.random.normal", "random", _shape, dtypes=FLOATS, setup=_sampler(), random=True,
            check=_check_normal),
-    Kernel("jax.random.uniform", "random", nothing(), dtypes=FLOATS, setup=_sampler(),
+    Kernel("jax.random.uniform", "random", _shape, dtypes=FLOATS, setup=_sampler(),
            random=True, check=_check_uniform),
-    Kernel("jax.random.randint", "random", nothing(), dtypes=("int32", "int64", "int8"),
-           setup=lambda c: (lambda key: lambda: c.fn(key, SHAPE, -5, 10, dtype=c.dtype))(c.fw.random.key(c.seed)),
+    Kernel("jax.random.randint", "random", _shape, dtypes=("int32", "int64", "int8"), setup=_randint_setup,
            random=True, check=_check_randint, out_dtype={"int32": "int32", "int64": "int64", "int8": "int8"}),
-    Kernel("jax.random.permutation", "random", nothing(), dtypes=("int32",),
-           setup=lambda c: (lambda key: lambda: c.fn(key, 10000))(c.fw.random.key(c.seed)),
+    Kernel("jax.random.permutation", "random", _count(10000, 1 << 20), dtypes=("int32",),
+           setup=lambda c, n: (lambda key: lambda: c.fn(key, n))(c.fw.random.key(c.seed)),
            random=True, check=_check_permutation, out_dtype="int32"),
-    Kernel("jax.random.bernoulli", "random", nothing(), dtypes=("float32",),
-           setup=lambda c: (lambda key: lambda: c.fn(key, 0.3, SHAPE))(c.fw.random.key(c.seed)),
+    Kernel("jax.random.bernoulli", "random", _shape, dtypes=("float32",),
+           setup=lambda c, shape: (lambda key: lambda: c.fn(key, 0.3, shape))(c.fw.random.key(c.seed)),
            random=True, check=_check_bernoulli, out_dtype="bool"),
-    Kernel("jax.random.categorical", "random", lambda rng: {"logits": rng.standard_normal(20)},
+    Kernel("jax.random.categorical", "random", _categorical_inputs,
            dtypes=("float32", "float16", "bfloat16"), setup=_categorical_setup, random=True,
            check=_check_categorical, out_dtype=None),
 ]

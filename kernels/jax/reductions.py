@@ -6,17 +6,21 @@ from portability.builders import integers, normal, uniform
 from portability.catalog import Keep, Kernel, paper, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
+#: Only the number of independent reductions grows with --size, never their length: a sum
+#: accumulates the same rounding error at both sizes, so the tolerances keep their meaning.
+ROWS = (256, 1024)
 
 
 def _average_inputs(rng):
-    return {"x": rng.standard_normal((256, 512)), "w": rng.uniform(0.1, 1.0, 512)}
+    return {"x": rng.standard_normal((rng.pick(256, 2048), 512)), "w": rng.uniform(0.1, 1.0, 512)}
 
 
 def _all_inputs(rng):
     # Rows mostly True, some with a single False: all() along the last axis is a real mix.
-    m = np.ones((512, 256), dtype=bool)
-    rows = rng.choice(512, 200, replace=False)
-    m[rows, rng.integers(0, 256, 200)] = False
+    n, falses = rng.pick(512, 4096), rng.pick(200, 1600)
+    m = np.ones((n, 256), dtype=bool)
+    rows = rng.choice(n, falses, replace=False)
+    m[rows, rng.integers(0, 256, falses)] = False
     return {"x": Keep(m)}
 
 
@@ -30,18 +34,19 @@ def _partitioned(out):
 
 
 KERNELS = [
-    Kernel("jax.numpy.sum", "reduction", integers(256, 1024, low=-8, high=8),
+    Kernel("jax.numpy.sum", "reduction", integers(ROWS, 1024, low=-8, high=8),
            dtypes=(*FLOATS, "complex64", "int32", "int64"),
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.sum(x, axis=-1),
            out_dtype={**same(*FLOATS, "int32", "int64"), "complex64": "complex64"}, **paper(100, 1110)),
-    Kernel("jax.numpy.mean", "reduction", normal(256, 1024), dtypes=(*FLOATS, "complex64"),
+    Kernel("jax.numpy.mean", "reduction", normal(256, (1024, 4096)), dtypes=(*FLOATS, "complex64"),
            call=lambda c, x: c.fn(x, axis=0), reference=lambda x: np.mean(x, axis=0), **paper(100, 529)),
-    Kernel("jax.numpy.max", "reduction", normal(256, 1024), dtypes=(*FLOATS, "int32", "uint8"),
+    Kernel("jax.numpy.max", "reduction", normal(ROWS, 1024), dtypes=(*FLOATS, "int32", "uint8"),
            call=lambda c, x: c.fn(x, axis=1, keepdims=True), reference=lambda x: np.max(x, axis=1, keepdims=True),
            out_dtype=same(*FLOATS, "int32", "uint8"), **paper(100, 578)),
-    Kernel("jax.numpy.prod", "reduction", uniform(1024, 16, low=0.5, high=1.5), dtypes=(*FLOATS, "complex64"),
+    Kernel("jax.numpy.prod", "reduction", uniform((1024, 1 << 16), 16, low=0.5, high=1.5),
+           dtypes=(*FLOATS, "complex64"),
            call=lambda c, x: c.fn(x, axis=1), reference=lambda x: np.prod(x, axis=1), **paper(90, 115)),
-    Kernel("jax.numpy.var", "reduction", normal(256, 1024, scale=3.0), dtypes=(*FLOATS, "complex64"),
+    Kernel("jax.numpy.var", "reduction", normal(ROWS, 1024, scale=3.0), dtypes=(*FLOATS, "complex64"),
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.var(x, axis=-1),
            # the variance of complex data is real
            out_dtype={**same(*FLOATS), "complex64": "float32"}, **paper(80, 36)),
@@ -51,12 +56,12 @@ KERNELS = [
     Kernel("jax.numpy.all", "reduction", _all_inputs, dtypes=("bool",),
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.all(x, axis=-1), out_dtype="bool",
            **paper(100, 2197)),
-    Kernel("jax.numpy.argmax", "reduction", normal(256, 256), dtypes=(*FLOATS, "int32"),
+    Kernel("jax.numpy.argmax", "reduction", normal((256, 4096), 256), dtypes=(*FLOATS, "int32"),
            call=lambda c, x: c.fn(x, axis=1), reference=lambda x: np.argmax(x, axis=1), out_dtype=None),
-    Kernel("jax.numpy.partition", "reduction", normal(128, 512), dtypes=(*FLOATS, "int32", "complex64"),
+    Kernel("jax.numpy.partition", "reduction", normal((32, 2048), 512), dtypes=(*FLOATS, "int32", "complex64"),
            call=lambda c, x: c.fn(x, KTH, axis=1), reference=lambda x: np.partition(x, KTH, axis=1),
            canonical=_partitioned, out_dtype={**same(*FLOATS, "int32"), "complex64": "complex64"}),
-    Kernel("jax.numpy.cumsum", "reduction", normal(64, 1024), dtypes=(*FLOATS, "int32"),
+    Kernel("jax.numpy.cumsum", "reduction", normal((64, 1024), 1024), dtypes=(*FLOATS, "int32"),
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.cumsum(x, axis=-1),
            out_dtype=same(*FLOATS, "int32")),
 ]
