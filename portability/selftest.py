@@ -8,8 +8,9 @@ sweeps when float32 is not one of them), every input variant:
    one kind of device, ``device_only=``, or that fails on the CPU by the framework's doing,
    ``cpu_failure=``, an exception in the framework or a failed check is its honest result on the
    CPU; only its input builder must work, and it must not pass);
-3. the output passes the kernel's own check, which must be a real one (a NumPy reference, a
-   property check or the CPU float64 run; never the output compared with itself);
+3. the output has the dtype the kernel expects and passes the kernel's own check, which must be a
+   real one (a NumPy reference, a property check or the CPU float64 run; never the output
+   compared with itself);
 4. the same check rejects an altered output: floating values scaled and shifted, integers shifted,
    booleans negated, anything else replaced by an object no check could accept. A check that still
    passes cannot fail, whatever the framework does.
@@ -94,6 +95,12 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
         if result is None or check == "self":
             problems.append(f"{where}: no check that can fail (check: {check})")
             continue
+        adapter = runner.adapter
+        got = [adapter.dtype_name(x) if adapter.is_array(x) else x.dtype.name
+               for x in leaves if adapter.is_array(x) or isinstance(x, np.ndarray)]
+        dtype_check = worker._dtype_check(kernel, dtype, got)
+        if dtype_check is not None and not dtype_check["ok"]:
+            result = {"ok": False, "message": f"output dtype {dtype_check['got']}, expected {dtype_check['expected']}"}
         if kernel.device_only or kernel.cpu_failure:
             if result["ok"]:
                 said = f"device_only={kernel.device_only!r}" if kernel.device_only else "cpu_failure=..."
