@@ -69,55 +69,65 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
         return [f"{kernel.api}: resolves, yet says removed={kernel.removed!r}"]
     problems = []
     for variant, builder in kernel.variants.items():
-        where = f"{kernel.api}[{dtype}-{variant}]"
-        seed = kernel.seed(variant)
         try:
-            raw = dict(builder(Draw(np.random.default_rng(seed), size)))
-            # keep the timed callable alive through the checks, as the worker does: a kernel may tie
-            # what its check reads (a temporary folder) to that callable's lifetime
-            thunk, out, _ = runner.execute(kernel, fn, fw, raw, dtype, "cpu", seed)
-        except worker.StageError as err:
-            if kernel.device_only or kernel.cpu_failure:
-                continue  # failing on the CPU inside the framework: as declared
-            problems.append(f"{where}: {err.stage} failed on the CPU: {type(err.exc).__name__}: "
-                            f"{worker.first_line(str(err.exc))}")
-            continue
-        except Exception as exc:  # noqa: BLE001 - a builder bug is a problem to report, not a crash
-            problems.append(f"{where}: input builder failed: {type(exc).__name__}: {worker.first_line(str(exc))}")
-            continue
-        leaves = worker.flatten(runner.adapter, out)
-        host = worker.to_host(runner.adapter, leaves)
-        try:
-            result, check = runner._numerics(kernel, fn, fw, raw, dtype, "cpu", seed, leaves, host)
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"{where}: the check raised {type(exc).__name__}: {worker.first_line(str(exc))}")
-            continue
-        if result is None or check == "self":
-            problems.append(f"{where}: no check that can fail (check: {check})")
-            continue
-        adapter = runner.adapter
-        got = [adapter.dtype_name(x) if adapter.is_array(x) else x.dtype.name
-               for x in leaves if adapter.is_array(x) or isinstance(x, np.ndarray)]
-        dtype_check = worker._dtype_check(kernel, dtype, got)
-        if dtype_check is not None and not dtype_check["ok"]:
-            result = {"ok": False, "message": f"output dtype {dtype_check['got']}, expected {dtype_check['expected']}"}
+            problems += _check_variant(runner, kernel, fn, fw, dtype, variant, builder, size)
+        finally:
+            runner.adapter.free()  # as the worker does after every case: what a case left behind goes
+    return problems
+
+
+def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, variant: str, builder: Any,
+                   size: str) -> list[str]:
+    from portability import worker
+
+    problems: list[str] = []
+    where = f"{kernel.api}[{dtype}-{variant}]"
+    seed = kernel.seed(variant)
+    try:
+        raw = dict(builder(Draw(np.random.default_rng(seed), size)))
+        # the timed callable lives through the checks, as in the worker: a kernel may tie what its
+        # check reads (a temporary folder, a process group) to that callable's lifetime
+        thunk, out, _ = runner.execute(kernel, fn, fw, raw, dtype, "cpu", seed)
+    except worker.StageError as err:
         if kernel.device_only or kernel.cpu_failure:
-            if result["ok"]:
-                said = f"device_only={kernel.device_only!r}" if kernel.device_only else "cpu_failure=..."
-                problems.append(f"{where}: says {said}, yet passes on the CPU")
-            continue  # e.g. a CUDA RNG call that does nothing without CUDA: its check says so
-        if not result["ok"]:
-            problems.append(f"{where}: the CPU output fails its own check ({check}): {result['message']}")
-            continue
-        try:
-            wrong, _ = runner._numerics(kernel, fn, fw, raw, dtype, "cpu", seed, leaves, [alter(x) for x in host])
-            rejected = wrong is None or not wrong["ok"]
-        except Exception:  # noqa: BLE001 - a check that raises on a wrong output has rejected it
-            rejected = True
-        if not rejected:
-            problems.append(f"{where}: its check ({check}) accepts an altered output: it cannot fail")
-        del thunk
-        runner.adapter.free()
+            return problems  # failing on the CPU inside the framework: as declared
+        problems.append(f"{where}: {err.stage} failed on the CPU: {type(err.exc).__name__}: "
+                        f"{worker.first_line(str(err.exc))}")
+        return problems
+    except Exception as exc:  # noqa: BLE001 - a builder bug is a problem to report, not a crash
+        problems.append(f"{where}: input builder failed: {type(exc).__name__}: {worker.first_line(str(exc))}")
+        return problems
+    leaves = worker.flatten(runner.adapter, out)
+    host = worker.to_host(runner.adapter, leaves)
+    try:
+        result, check = runner._numerics(kernel, fn, fw, raw, dtype, "cpu", seed, leaves, host)
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"{where}: the check raised {type(exc).__name__}: {worker.first_line(str(exc))}")
+        return problems
+    if result is None or check == "self":
+        problems.append(f"{where}: no check that can fail (check: {check})")
+        return problems
+    adapter = runner.adapter
+    got = [adapter.dtype_name(x) if adapter.is_array(x) else x.dtype.name
+           for x in leaves if adapter.is_array(x) or isinstance(x, np.ndarray)]
+    dtype_check = worker._dtype_check(kernel, dtype, got)
+    if dtype_check is not None and not dtype_check["ok"]:
+        result = {"ok": False, "message": f"output dtype {dtype_check['got']}, expected {dtype_check['expected']}"}
+    if kernel.device_only or kernel.cpu_failure:
+        if result["ok"]:
+            said = f"device_only={kernel.device_only!r}" if kernel.device_only else "cpu_failure=..."
+            problems.append(f"{where}: says {said}, yet passes on the CPU")
+        return problems  # e.g. a CUDA RNG call that does nothing without CUDA: its check says so
+    if not result["ok"]:
+        problems.append(f"{where}: the CPU output fails its own check ({check}): {result['message']}")
+        return problems
+    try:
+        wrong, _ = runner._numerics(kernel, fn, fw, raw, dtype, "cpu", seed, leaves, [alter(x) for x in host])
+        rejected = wrong is None or not wrong["ok"]
+    except Exception:  # noqa: BLE001 - a check that raises on a wrong output has rejected it
+        rejected = True
+    if not rejected:
+        problems.append(f"{where}: its check ({check}) accepts an altered output: it cannot fail")
     return problems
 
 

@@ -175,7 +175,9 @@ def _all_gather_setup(c, x, w):
 
     def run():
         xr.grad = None
-        gathered = c.fn(xr)
+        # the group passed explicitly: the function's default is the world group that existed when
+        # torch.distributed.nn was first imported, stale once that group is destroyed and remade
+        gathered = c.fn(xr, group=c.fw.distributed.group.WORLD)
         (gathered[0] * w).sum().backward()  # all_gather is differentiable: the gradient comes back
         return [g.detach() for g in gathered], xr.grad, len(gathered)
 
