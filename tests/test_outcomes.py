@@ -84,7 +84,7 @@ def test_a_backend_one_framework_cannot_see_is_unavailable_not_a_failure(tmp_pat
     session.infos = {"tensorflow": {"visible": {"cpu": "/CPU:0"}, "reasons": {"gpu": "a CPU-only build"}}}
     kernel = Kernel("tf.abs", "elementwise", lambda rng: {})
     case = Case("kernels/tensorflow/x.py", "tensorflow", "tf.abs", "float32", "default", "gpu")
-    item = SimpleNamespace(case=case, kernel=kernel, nodeid="kernels/tensorflow/x.py::tf.abs[float32-gpu]")
+    item = SimpleNamespace(case=case, kernel=kernel, nodeid="kernels/tensorflow/x.py::tf.abs[float32-gpu]", usage=None)
     record = session.execute(item)  # type: ignore[arg-type]
     assert record["outcome"] == "unavailable"
     assert record["message"] == "cannot see gpu: a CPU-only build"
