@@ -38,7 +38,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"|(doesn't|does not|only) handles? types? other than|must be (either )?(float|double)"
                   r"|cannot be converted to type \S+ without overflow"
                   r"|expected .{0,40}to be (half|float|double)[\w ,]{0,40}tensors? but got"
-                  r"|the only supported types are|must have dtype in \["),
+                  r"|the only supported types are|must have dtype in \["
+                  r"|is only supported for (half|float|double|floating)"),
         ("not_implemented", r"^(NotImplementedError|UnimplementedError|NotFoundError: Could not find device)\b"),
         ("not_implemented", r"not implemented for|could not find device for node|no registered .{0,80}opkernel"
                             r"|could not run '[^']+' with arguments from the|mlir translation rule .{0,80}not found"
@@ -46,7 +47,9 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                             r"|is not supported on (this |the )?(device|platform|backend|cpu|gpu|tpu)"
                             r"|not currently (implemented|supported) for the \w+ device|lowering .{0,60}not"
                             r"|could not satisfy (explicit )?device specification|no opkernel was registered"
-                            r"|not compiled with (cuda|rocm|xpu|mps)( enabled)?"),
+                            r"|not compiled with (cuda|rocm|xpu|mps)( enabled)?"
+                            # a CPU-only torch build lacks the CUDA entry points themselves
+                            r"|has no attribute '_cuda_\w+'"),
     )
 )
 

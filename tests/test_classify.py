@@ -68,6 +68,9 @@ REAL = [
     ("TypeError", "can't convert np.ndarray of type ml_dtypes.bfloat16. The only supported types are: float64, "
                   "float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, uint32, uint16, uint8, "
                   "and bool.", "dtype"),
+    ("RuntimeError", "view_as_complex is only supported for half, float and double tensors, but got a tensor of "
+                     "scalar type: BFloat16", "dtype"),
+    ("AttributeError", "module 'torch._C' has no attribute '_cuda_setDevice'", "not_implemented"),
     ("TypeError", "type torch.cuda.FloatTensor not available. Torch not compiled with CUDA enabled.",
      "not_implemented"),
     ("NotFoundError", "No OpKernel was registered to support Op 'CrossReplicaSum' used by {{node CrossReplicaSum}} "
