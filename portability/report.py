@@ -209,8 +209,7 @@ def verdict_cell(verdict: str, cases: Sequence[dict[str, Any]]) -> str:
             f"{case_details(shown)}</details>")
 
 
-def function_rows(runs: Sequence[storage.Run], columns: Sequence[Column],
-                  usage: dict[str, dict[str, dict[str, Any]]]) -> tuple[list[str], list[list[Any]]]:
+def function_rows(columns: Sequence[Column]) -> tuple[list[str], list[list[Any]]]:
     """The function table: one row per framework x function, a verdict cell per column."""
     by_fn: dict[tuple[str, str], dict[Column, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     meta: dict[tuple[str, str], dict[str, Any]] = {}
@@ -227,7 +226,7 @@ def function_rows(runs: Sequence[storage.Run], columns: Sequence[Column],
     for key in sorted(by_fn):
         fw, api = key
         c0 = meta[key]
-        u = usage.get(fw, {}).get(api) or c0.get("usage") or {}
+        u = c0.get("usage") or {}  # our frequency table's calls and decile, as the run recorded them
         cells = []
         ratios = []
         for col in columns:
@@ -363,8 +362,7 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
     from markupsafe import Markup
 
     columns = [Column(run.run_id, b, run) for run in runs for b in sorted({c["backend"] for c in run.cases})]
-    usage: dict[str, dict[str, dict[str, Any]]] = {}
-    fheader, frows = function_rows(runs, columns, usage)
+    fheader, frows = function_rows(columns)
     pheader, prows = paper_functions(runs, columns)
     changes: dict[str, Any] | None = None
     if compare_pair is not None:
@@ -385,10 +383,6 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
         cross=cross_hardware(columns), accelerator_columns=[c.label for c in columns if c.backend != "cpu"],
         changes=changes, compare_changes=compare.CHANGES,
     )
-
-
-def default_runs(results_dir: Path) -> list[Path]:
-    return storage.find_runs(results_dir)
 
 
 def write(run_dirs: Iterable[Path | str], out: Path,
