@@ -49,6 +49,17 @@ def pair(*shape: Dim, names: tuple[str, str] = ("x", "y")) -> Builder:
     return build
 
 
+def int_pair(*shape: Dim, low: int = -50, high: int = 50) -> Builder:
+    """Integer-valued pairs x, y: exact in every swept dtype, with ties between x and y."""
+
+    def build(rng: Draw) -> dict[str, Any]:
+        dims = rng.dims(*shape)
+        return {"x": rng.integers(low, high, dims).astype(np.float64),
+                "y": rng.integers(low, high, dims).astype(np.float64)}
+
+    return build
+
+
 def matmul(m: Dim, k: Dim, n: Dim) -> Builder:
     def build(rng: Draw) -> dict[str, Any]:
         m_, k_, n_ = rng.dims(m, k, n)

@@ -171,6 +171,27 @@ def same(*dtypes: str) -> dict[str, str]:
     return {d: d for d in dtypes}
 
 
+def copy_params(module: Any, **params: Any) -> Any:
+    """Copy builder arrays into a torch module's parameters and buffers (already on the case's
+    device and dtype) without recording gradients: ``copy_params(nn.Linear(4, 4), weight=w, bias=b)``."""
+    import torch  # only ever called inside the worker, where torch is imported
+
+    with torch.no_grad():
+        for name, value in params.items():
+            getattr(module, name).copy_(value)
+    return module
+
+
+def raises(exc_type: type[BaseException] | tuple[type[BaseException], ...], fn: Callable[..., Any], *args: Any,
+           **kwargs: Any) -> bool:
+    """Whether ``fn(*args, **kwargs)`` raises ``exc_type``: for checks that an API refuses bad input."""
+    try:
+        fn(*args, **kwargs)
+    except exc_type:
+        return True
+    return False
+
+
 def validate(kernel: Any, framework: str, where: str) -> None:
     """Raise ``CatalogError`` naming the entry for anything the harness could not run."""
     if not isinstance(kernel, Kernel):

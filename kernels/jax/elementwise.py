@@ -3,20 +3,11 @@
 import numpy as np
 from scipy import special as sps
 
-from portability.builders import normal, pair, positive, uniform
+from portability.builders import int_pair, normal, pair, positive, uniform
 from portability.catalog import Keep, Kernel, paper, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (64 * 1024, 1 << 20)  # elements in the big elementwise arrays
-
-
-def int_pair(*shape, low=-50, high=50):
-    def build(rng):
-        dims = rng.dims(*shape)
-        return {"x": rng.integers(low, high, dims).astype(np.float64),
-                "y": rng.integers(low, high, dims).astype(np.float64)}
-
-    return build
 
 
 def _select_inputs(rng):

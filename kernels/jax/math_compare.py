@@ -2,23 +2,12 @@
 
 import numpy as np
 
-from portability.builders import normal
+from portability.builders import int_pair, normal
 from portability.catalog import Keep, Kernel, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (64 * 1024, 1 << 20)  # elements in the big elementwise arrays
 NUMERIC = (*FLOATS, "int32")
-
-
-def int_pair(*shape, low=-50, high=50):
-    """Integer-valued pairs: exact in every swept dtype, with ties between x and y."""
-
-    def build(rng):
-        dims = rng.dims(*shape)
-        return {"x": rng.integers(low, high, dims).astype(np.float64),
-                "y": rng.integers(low, high, dims).astype(np.float64)}
-
-    return build
 
 
 def _complex(rng):

@@ -2,22 +2,13 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, VEC, normal, pair, positive
+from portability.builders import BIG_SIDE, VEC, int_pair, normal, pair, positive
 from portability.catalog import Kernel, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 BITS = ("int32", "int64", "int8", "uint8", "bool")
 #: Rows of 1024 at every size (only their number grows): row-wise work keeps its length.
 ROWS = ((4, 1024), 1024)
-
-
-def int_pair(*shape, low=-50, high=50):
-    def build(rng):
-        dims = rng.dims(*shape)
-        return {"x": rng.integers(low, high, dims).astype(np.float64),
-                "y": rng.integers(low, high, dims).astype(np.float64)}
-
-    return build
 
 
 def _with_infinities(rng):

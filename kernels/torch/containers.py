@@ -6,30 +6,12 @@ and backward passes of the network it builds, against NumPy, and by exact bookke
 
 import numpy as np
 
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, copy_params, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
 WIDTH = (64, 512)  # layer widths: 512x512 weights at medium
-
-
-def _load(module, **params):
-    """Copy builder arrays into a module's parameters."""
-    import torch  # only ever called inside the worker, where torch is imported
-
-    with torch.no_grad():
-        for name, value in params.items():
-            getattr(module, name).copy_(value)
-    return module
-
-
-def _raises(exc_type, fn, *args):
-    try:
-        fn(*args)
-    except exc_type:
-        return True
-    return False
 
 
 def _dense(*dims):
@@ -49,7 +31,7 @@ def _dense(*dims):
 def _linears(c, x, layers):
     """Linear layers of the case's dtype and device holding the builder's (weight, bias) pairs."""
     nn = c.fw.nn
-    return [_load(nn.Linear(w.shape[1], w.shape[0], device=c.device, dtype=x.dtype), weight=w, bias=b)
+    return [copy_params(nn.Linear(w.shape[1], w.shape[0], device=c.device, dtype=x.dtype), weight=w, bias=b)
             for w, b in layers]
 
 
@@ -119,7 +101,7 @@ def _module_list_setup(c, x, w0, b0, w1, b1, w2, b2):
         tail = blocks[1:]
         flags = [len(blocks) == 3, blocks[-1] is layers[2], type(tail) is c.fn and len(tail) == 2,
                  len(list(blocks.parameters())) == 6, [n for n, _ in blocks.named_children()] == ["0", "1", "2"],
-                 _raises(IndexError, blocks.__getitem__, 3)]
+                 raises(IndexError, blocks.__getitem__, 3)]
         return h, flags
 
     return run
@@ -169,8 +151,8 @@ def _add_module_setup(c, x, w0, b0, w1, b1, w2, b2):
         for block in blocks:
             h = torch.relu(block(h))
         flags = [blocks[0] is first, blocks[-1] is third, len(blocks) == 3,
-                 _raises(KeyError, c.fn, blocks, "a.b", nn.ReLU()),  # dots are reserved for nesting
-                 _raises(TypeError, c.fn, blocks, "3", "not a module"),
+                 raises(KeyError, c.fn, blocks, "a.b", nn.ReLU()),  # dots are reserved for nesting
+                 raises(TypeError, c.fn, blocks, "3", "not a module"),
                  [n for n, _ in blocks.named_children()] == ["0", "1", "2"]]
         return h, flags
 
@@ -188,8 +170,8 @@ def _frozen_inputs(rng):
 
 def _frozen_setup(c, emb, w, idx, t):
     nn = c.fw.nn
-    table = _load(nn.Embedding(emb.shape[0], emb.shape[1], device=c.device, dtype=emb.dtype), weight=emb)
-    head = _load(nn.Linear(w.shape[1], w.shape[0], bias=False, device=c.device, dtype=w.dtype), weight=w)
+    table = copy_params(nn.Embedding(emb.shape[0], emb.shape[1], device=c.device, dtype=emb.dtype), weight=emb)
+    head = copy_params(nn.Linear(w.shape[1], w.shape[0], bias=False, device=c.device, dtype=w.dtype), weight=w)
 
     def step():
         head.weight.grad = table.weight.grad = None
@@ -217,7 +199,7 @@ def _frozen_ref(emb, w, idx, t):
 # -- nn.init.constant_ -----------------------------------------------------------------------------
 
 def _constant_setup(c, x, w0, b0):
-    lin = _load(c.fw.nn.Linear(w0.shape[1], w0.shape[0], device=c.device, dtype=x.dtype), weight=w0, bias=b0)
+    lin = copy_params(c.fw.nn.Linear(w0.shape[1], w0.shape[0], device=c.device, dtype=x.dtype), weight=w0, bias=b0)
 
     def run():
         returned = c.fn(lin.weight, 0.5)

@@ -10,21 +10,11 @@ import ml_dtypes
 import numpy as np
 import scipy.special as sp
 
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, copy_params
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
-
-
-def _load(module, **params):
-    """Copy builder arrays into a module's parameters."""
-    import torch  # only ever called inside the worker, where torch is imported
-
-    with torch.no_grad():
-        for name, value in params.items():
-            getattr(module, name).copy_(value)
-    return module
 
 
 def _dense_inputs(rng):
@@ -34,7 +24,7 @@ def _dense_inputs(rng):
 
 
 def _linear(c, x, w, b):
-    return _load(c.fw.nn.Linear(w.shape[1], w.shape[0], device=c.device, dtype=x.dtype), weight=w, bias=b)
+    return copy_params(c.fw.nn.Linear(w.shape[1], w.shape[0], device=c.device, dtype=x.dtype), weight=w, bias=b)
 
 
 # -- finfo -----------------------------------------------------------------------------------------
@@ -92,7 +82,7 @@ def _ignore_setup(c, x, w, b):
             return self.python_scale(self.fc(inp))
 
     block = Block().to(device=c.device, dtype=x.dtype)
-    _load(block.fc, weight=w, bias=b)
+    copy_params(block.fc, weight=w, bias=b)
     scripted = torch.jit.script(block)
 
     def run():

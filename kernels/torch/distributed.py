@@ -13,21 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from portability.catalog import DEFAULT_TOL, Kernel
+from portability.catalog import DEFAULT_TOL, Kernel, copy_params
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
-
-
-def _load(module, **params):
-    """Copy builder arrays into a module's parameters."""
-    import torch  # only ever called inside the worker, where torch is imported
-
-    with torch.no_grad():
-        for name, value in params.items():
-            getattr(module, name).copy_(value)
-    return module
 
 
 #: Every process group made here, kept referenced after destroy_process_group. Without this the
@@ -76,8 +66,8 @@ def _ddp_setup(c, x, t, w1, b1, w2, b2):
     # Tanh, not ReLU: a smooth activation, so rounding near a kink cannot flip a gradient.
     model = nn.Sequential(nn.Linear(w1.shape[1], w1.shape[0]), nn.Tanh(), nn.Linear(w2.shape[1], w2.shape[0]))
     model = model.to(device=c.device, dtype=x.dtype)
-    _load(model[0], weight=w1, bias=b1)
-    _load(model[2], weight=w2, bias=b2)
+    copy_params(model[0], weight=w1, bias=b1)
+    copy_params(model[2], weight=w2, bias=b2)
 
     def run():
         model.zero_grad(set_to_none=True)
@@ -143,7 +133,7 @@ def _powersgd_setup(c, x, t, w, b):
     hooks = torch.distributed.algorithms.ddp_comm_hooks.powerSGD_hook
 
     def run():
-        lin = _load(torch.nn.Linear(w.shape[1], w.shape[0], device=c.device, dtype=x.dtype), weight=w, bias=b)
+        lin = copy_params(torch.nn.Linear(w.shape[1], w.shape[0], device=c.device, dtype=x.dtype), weight=w, bias=b)
         ddp = torch.nn.parallel.DistributedDataParallel(lin, device_ids=_device_ids(c))
         # accelerate: PowerSGDState(None, **comm_state_option), then register_comm_hook(state, powerSGD_hook).
         state = c.fn(None, matrix_approximation_rank=1, start_powerSGD_iter=START)

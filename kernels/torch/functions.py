@@ -24,14 +24,6 @@ def _same(dtypes):
     return {d: d for d in dtypes}
 
 
-def _raises(exc_type, fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except exc_type:
-        return True
-    return False
-
-
 def _grid(*shape, names=("x",), scale=4.0):
     """Values on a coarse grid with zeros: exact in every dtype, interesting for ints and bools."""
     return lambda rng: {n: np.round(rng.standard_normal(rng.dims(*shape)) * scale) for n in names}

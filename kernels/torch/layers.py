@@ -8,21 +8,11 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from portability.builders import BIG_SIDE, normal, pair
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, copy_params
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
-
-
-def _load(module, **params):
-    """Copy builder arrays into a module's parameters (same device and dtype already)."""
-    import torch  # only ever called inside the worker, where torch is imported
-
-    with torch.no_grad():
-        for name, value in params.items():
-            getattr(module, name).copy_(value)
-    return module
 
 
 def _conv1d_ref(x, w, b, pad, groups=1):
@@ -46,7 +36,7 @@ def _ln_inputs(rng):
 
 
 def _ln_setup(c, x, weight, bias):
-    m = _load(c.fn(HIDDEN, eps=1e-6).to(device=c.device, dtype=x.dtype), weight=weight, bias=bias)
+    m = copy_params(c.fn(HIDDEN, eps=1e-6).to(device=c.device, dtype=x.dtype), weight=weight, bias=bias)
     return lambda: m(x)
 
 
@@ -93,7 +83,7 @@ def _embedding_inputs(rng):
 
 
 def _embedding_setup(c, w, idx, g):
-    m = _load(c.fn(w.shape[0], w.shape[1], padding_idx=0).to(device=c.device, dtype=w.dtype), weight=w)
+    m = copy_params(c.fn(w.shape[0], w.shape[1], padding_idx=0).to(device=c.device, dtype=w.dtype), weight=w)
 
     def run():
         m.weight.grad = None
@@ -120,7 +110,7 @@ def _conv1d_inputs(rng):
 
 
 def _conv1d_setup(c, x, w, b):
-    m = _load(c.fn(w.shape[1], w.shape[0], kernel_size=3, padding=1).to(device=c.device, dtype=x.dtype),
+    m = copy_params(c.fn(w.shape[1], w.shape[0], kernel_size=3, padding=1).to(device=c.device, dtype=x.dtype),
               weight=w, bias=b)
     return lambda: m(x)
 
@@ -138,7 +128,7 @@ def _wn_setup(c, x, v, g, b, groups):
     ch, _, k = v.shape
     conv = c.fw.nn.Conv1d(ch, ch, kernel_size=k, padding=k // 2, groups=groups)
     m = c.fn(conv.to(device=c.device, dtype=x.dtype), name="weight", dim=2)
-    _load(m, weight_v=v, weight_g=g, bias=b)
+    copy_params(m, weight_v=v, weight_g=g, bias=b)
     return lambda: m(x)
 
 

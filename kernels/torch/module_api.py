@@ -8,30 +8,12 @@ answers (names, flags, pointer offsets) are compared exactly with what they must
 import numpy as np
 
 from portability.builders import BIG_SIDE, normal
-from portability.catalog import Keep, Kernel, paper
+from portability.catalog import Keep, Kernel, copy_params, paper, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
 WIDTH = (64, 512)  # layer widths: 512x512 weights at medium
-
-
-def _load(module, **params):
-    """Copy builder arrays into a module's parameters and buffers."""
-    import torch  # only ever called inside the worker, where torch is imported
-
-    with torch.no_grad():
-        for name, value in params.items():
-            getattr(module, name).copy_(value)
-    return module
-
-
-def _raises(exc_type, fn, *args):
-    try:
-        fn(*args)
-    except exc_type:
-        return True
-    return False
 
 
 def _dense(*dims):
@@ -52,8 +34,8 @@ def _dense(*dims):
 
 def _add_module_setup(c, x, w0, b0, w1, b1):
     nn = c.fw.nn
-    first = _load(nn.Linear(w0.shape[1], w0.shape[0], dtype=x.dtype), weight=w0, bias=b0)
-    second = _load(nn.Linear(w1.shape[1], w1.shape[0], dtype=x.dtype), weight=w1, bias=b1)
+    first = copy_params(nn.Linear(w0.shape[1], w0.shape[0], dtype=x.dtype), weight=w0, bias=b0)
+    second = copy_params(nn.Linear(w1.shape[1], w1.shape[0], dtype=x.dtype), weight=w1, bias=b1)
     placeholder = nn.Identity()
 
     def run():
@@ -63,10 +45,10 @@ def _add_module_setup(c, x, w0, b0, w1, b1):
         c.fn(net, "fc2", second)
         c.fn(net, "fc1", first)  # overwriting keeps the name's place in the order
         rejected = [
-            _raises(KeyError, c.fn, net, "a.b", nn.ReLU()),  # dots are reserved for nesting
-            _raises(KeyError, c.fn, net, "", nn.ReLU()),
-            _raises(KeyError, c.fn, net, "forward", nn.ReLU()),  # an existing attribute
-            _raises(TypeError, c.fn, net, "x", "not a module"),
+            raises(KeyError, c.fn, net, "a.b", nn.ReLU()),  # dots are reserved for nesting
+            raises(KeyError, c.fn, net, "", nn.ReLU()),
+            raises(KeyError, c.fn, net, "forward", nn.ReLU()),  # an existing attribute
+            raises(TypeError, c.fn, net, "x", "not a module"),
         ]
         children = [name for name, _ in net.named_children()]
         nested = [name for name, _ in nn.Sequential(net).named_modules()]
@@ -97,7 +79,7 @@ def _device_call(c):
         repr(by_string) == repr(c.device), str(by_pair) == text, by_string.type == kind,
         other == other_text, other.index == 1, str(other) == f"{kind}:1", other != by_string,
         table[by_pair] == "here", table[other_text] == "there",
-        _raises(RuntimeError, c.fn, f"{kind}:-1"), _raises(RuntimeError, c.fn, "no_such_device"),
+        raises(RuntimeError, c.fn, f"{kind}:-1"), raises(RuntimeError, c.fn, "no_such_device"),
         made.device.type == kind,
     ]
 
@@ -117,7 +99,7 @@ def _data_ptr_csr_call(c, x):
     s = x.to_sparse_csr()
     values, crow, col = s.values(), s.crow_indices(), s.col_indices()
     return s.to_dense(), [
-        _raises(RuntimeError, c.fn, s),  # a CSR tensor has no single storage to point to
+        raises(RuntimeError, c.fn, s),  # a CSR tensor has no single storage to point to
         c.fn(values) != 0, c.fn(crow) != 0, c.fn(col) != 0,
         len({c.fn(values), c.fn(crow), c.fn(col)}) == 3,
         c.fn(s.values()) == c.fn(values),  # the same member tensor each time, not a copy
@@ -186,10 +168,10 @@ def _register_parameter_setup(c, x, w0, b0):
         c.fn(m, "empty", nn.Parameter(torch.empty(0, device=x.device, dtype=x.dtype)))
         m.plain = 1
         rejected = [
-            _raises(KeyError, c.fn, m, "plain", nn.Parameter(b0.clone())),  # clashes with an attribute
-            _raises(KeyError, c.fn, m, "a.b", nn.Parameter(b0.clone())),
-            _raises(KeyError, c.fn, m, "", nn.Parameter(b0.clone())),
-            _raises(TypeError, c.fn, m, "t", b0.clone()),  # a plain tensor is not a Parameter
+            raises(KeyError, c.fn, m, "plain", nn.Parameter(b0.clone())),  # clashes with an attribute
+            raises(KeyError, c.fn, m, "a.b", nn.Parameter(b0.clone())),
+            raises(KeyError, c.fn, m, "", nn.Parameter(b0.clone())),
+            raises(TypeError, c.fn, m, "t", b0.clone()),  # a plain tensor is not a Parameter
         ]
         names = [name for name, _ in m.named_parameters()]
         out = torch.nn.functional.linear(x, m.weight, m.bias)
@@ -262,9 +244,10 @@ def _net(c, ch, feat, dtype):
 def _state_dict_setup(c, conv_w, conv_b, bn_w, bn_b, bn_mean, bn_var, bn_count, fc_w, fc_b):
     ch, feat, dtype = conv_w.shape[0], fc_w.shape[0], conv_w.dtype
     source = _net(c, ch, feat, dtype)
-    _load(source.conv, weight=conv_w, bias=conv_b)
-    _load(source.bn, weight=bn_w, bias=bn_b, running_mean=bn_mean, running_var=bn_var, num_batches_tracked=bn_count)
-    _load(source.fc1, weight=fc_w, bias=fc_b)
+    copy_params(source.conv, weight=conv_w, bias=conv_b)
+    copy_params(source.bn, weight=bn_w, bias=bn_b, running_mean=bn_mean, running_var=bn_var,
+                num_batches_tracked=bn_count)
+    copy_params(source.fc1, weight=fc_w, bias=fc_b)
     target = _net(c, ch, feat, dtype)  # freshly initialised: the round trip must overwrite it all
     loads = []
     target.register_load_state_dict_post_hook(lambda module, keys: loads.append(module))
@@ -316,7 +299,7 @@ def _to_inputs(rng):
 def _to_setup(c, x, w, b):
     torch = c.fw
     dtype = x.dtype
-    m = _load(torch.nn.Linear(w.shape[1], w.shape[0], device="cpu", dtype=torch.float64), weight=w, bias=b)
+    m = copy_params(torch.nn.Linear(w.shape[1], w.shape[0], device="cpu", dtype=torch.float64), weight=w, bias=b)
 
     def run():
         c.fn(m, "cpu", torch.float64)  # back to where each round starts
@@ -366,8 +349,8 @@ def _variable_ref(x, idx):
 
 def _zero_grad_setup(c, x, w0, b0, w1, b1):
     nn = c.fw.nn
-    frozen = _load(nn.Linear(w0.shape[1], w0.shape[0], dtype=x.dtype), weight=w0, bias=b0).requires_grad_(False)
-    head = _load(nn.Linear(w1.shape[1], w1.shape[0], dtype=x.dtype), weight=w1, bias=b1)
+    frozen = copy_params(nn.Linear(w0.shape[1], w0.shape[0], dtype=x.dtype), weight=w0, bias=b0).requires_grad_(False)
+    head = copy_params(nn.Linear(w1.shape[1], w1.shape[0], dtype=x.dtype), weight=w1, bias=b1)
     net = nn.Sequential(frozen, nn.ReLU(), head)
     target = x[:, : w1.shape[0]]  # any fixed tensor: the loss is <net(x), target>
 

@@ -10,23 +10,13 @@ import scipy.special as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
 from portability.builders import BIG_SIDE
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, copy_params
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)  # 64x64 at small, 1024x1024 at medium
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
 IMAGES = ((2, 8), (8, 32), (16, 64), (16, 64))  # 2x8x16x16 at small, 8x32x64x64 at medium
-
-
-def _load(module, **params):
-    """Copy builder arrays into a module's parameters."""
-    import torch  # only ever called inside the worker, where torch is imported
-
-    with torch.no_grad():
-        for name, value in params.items():
-            getattr(module, name).copy_(value)
-    return module
 
 
 # -- nn.Identity -----------------------------------------------------------------------------------
@@ -41,7 +31,7 @@ def _identity_setup(c, x, w, b):
     nn = c.fw.nn
     m = c.fn()
     loose = c.fn(54, unused_argument1=0.1, unused_argument2=False)  # arguments are accepted and ignored
-    lin = _load(nn.Linear(w.shape[1], w.shape[0], device=c.device, dtype=x.dtype), weight=w, bias=b)
+    lin = copy_params(nn.Linear(w.shape[1], w.shape[0], device=c.device, dtype=x.dtype), weight=w, bias=b)
     net = nn.Sequential(lin, nn.Identity())  # a placeholder norm / a classifier head removed
 
     def run():
@@ -115,7 +105,7 @@ def _gn_inputs(rng):
 
 
 def _gn_setup(c, x, weight, bias):
-    m = _load(c.fn(GROUPS, x.shape[1], eps=1e-6).to(device=c.device, dtype=x.dtype), weight=weight, bias=bias)
+    m = copy_params(c.fn(GROUPS, x.shape[1], eps=1e-6).to(device=c.device, dtype=x.dtype), weight=weight, bias=bias)
     return lambda: m(x)
 
 
@@ -213,9 +203,9 @@ def _named_parameters_setup(c, emb, w, b, ln_w, ln_b):
             self.frozen = nn.Parameter(torch.zeros(d), requires_grad=False)
 
     model = Tiny().to(device=c.device, dtype=emb.dtype)
-    _load(model.embed, weight=emb)
-    _load(model.block[0], weight=w, bias=b)
-    _load(model.block.LayerNorm, weight=ln_w, bias=ln_b)
+    copy_params(model.embed, weight=emb)
+    copy_params(model.block[0], weight=w, bias=b)
+    copy_params(model.block.LayerNorm, weight=ln_w, bias=ln_b)
 
     def run():
         named = list(c.fn(model))

@@ -9,21 +9,11 @@ import scipy.special as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
 from portability.builders import BIG_SIDE, normal
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, copy_params
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
-
-
-def _load(module, **params):
-    """Copy builder arrays into a module's parameters (same device and dtype already)."""
-    import torch  # only ever called inside the worker, where torch is imported
-
-    with torch.no_grad():
-        for name, value in params.items():
-            getattr(module, name).copy_(value)
-    return module
 
 
 # -- convolution and pooling -------------------------------------------------------------------
@@ -52,7 +42,7 @@ def _conv_ref(x, w, b, pad=1):
 
 def _conv_setup(c, x, w, b):
     m = c.fn(w.shape[1], w.shape[0], kernel_size=w.shape[2], padding=1).to(device=c.device, dtype=x.dtype)
-    _load(m, weight=w, bias=b)
+    copy_params(m, weight=w, bias=b)
     return lambda: m(x)
 
 
@@ -84,7 +74,7 @@ def _linear_inputs(rng):
 
 def _linear_setup(c, x, w, b):
     m = c.fn(w.shape[1], w.shape[0]).to(device=c.device, dtype=x.dtype)
-    _load(m, weight=w, bias=b)
+    copy_params(m, weight=w, bias=b)
     return lambda: m(x)
 
 
@@ -99,8 +89,8 @@ def _sequential_setup(c, x, w1, b1, w2, b2):
     nn = c.fw.nn
     (hidden, n_in), n_out = w1.shape, w2.shape[0]
     m = c.fn(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out)).to(device=c.device, dtype=x.dtype)
-    _load(m[0], weight=w1, bias=b1)
-    _load(m[2], weight=w2, bias=b2)
+    copy_params(m[0], weight=w1, bias=b1)
+    copy_params(m[2], weight=w2, bias=b2)
     return lambda: m(x)
 
 
@@ -119,7 +109,7 @@ def _lstm_inputs(rng):
 
 def _lstm_setup(ctx, x, h, c, w_ih, w_hh, b_ih, b_hh):
     m = ctx.fn(x.shape[1], h.shape[1]).to(device=ctx.device, dtype=x.dtype)
-    _load(m, weight_ih=w_ih, weight_hh=w_hh, bias_ih=b_ih, bias_hh=b_hh)
+    copy_params(m, weight_ih=w_ih, weight_hh=w_hh, bias_ih=b_ih, bias_hh=b_hh)
     return lambda: m(x, (h, c))
 
 
@@ -151,12 +141,12 @@ def _encoder_setup(c, x, w_in, b_in, w_out, b_out, w1, b1, w2, b2, g1, be1, g2, 
     # eval(): dropout off, and torch takes its fused "fast path" for inference, as users get it.
     m = c.fn(d_model=x.shape[-1], nhead=HEADS, dim_feedforward=w1.shape[0], batch_first=True)
     m = m.to(device=c.device, dtype=x.dtype).eval()
-    _load(m.self_attn, in_proj_weight=w_in, in_proj_bias=b_in)
-    _load(m.self_attn.out_proj, weight=w_out, bias=b_out)
-    _load(m.linear1, weight=w1, bias=b1)
-    _load(m.linear2, weight=w2, bias=b2)
-    _load(m.norm1, weight=g1, bias=be1)
-    _load(m.norm2, weight=g2, bias=be2)
+    copy_params(m.self_attn, in_proj_weight=w_in, in_proj_bias=b_in)
+    copy_params(m.self_attn.out_proj, weight=w_out, bias=b_out)
+    copy_params(m.linear1, weight=w1, bias=b1)
+    copy_params(m.linear2, weight=w2, bias=b2)
+    copy_params(m.norm1, weight=g1, bias=be1)
+    copy_params(m.norm2, weight=g2, bias=be2)
 
     def run():
         with c.fw.no_grad():

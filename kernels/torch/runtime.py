@@ -15,19 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from portability.builders import SIDE, VEC, matmul, pair
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
-
-
-def _raises(exc_type, fn, *args):
-    try:
-        fn(*args)
-    except exc_type:
-        return True
-    return False
 
 
 def _scratch_dir(owner):
@@ -56,7 +48,7 @@ def _no_grad_setup(c, a, b):
         z = predict(a)
         outside = a @ w
         flags = [not y.requires_grad, y.grad_fn is None, inner.requires_grad, not z.requires_grad,
-                 outside.requires_grad, torch.is_grad_enabled(), w.is_leaf, _raises(RuntimeError, w.add_, 0)]
+                 outside.requires_grad, torch.is_grad_enabled(), w.is_leaf, raises(RuntimeError, w.add_, 0)]
         return y, z, flags
 
     return run

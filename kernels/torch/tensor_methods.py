@@ -9,21 +9,13 @@ import numpy as np
 import scipy.special as sp
 
 from portability.builders import BIG_SIDE
-from portability.catalog import Keep, Kernel
+from portability.catalog import Keep, Kernel, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "complex64", "int64", "bool")
 N = (BIG_SIDE, BIG_SIDE)  # 64x64 at small, 1024x1024 at medium
 #: Sums of a few hundred terms: half-precision outputs round once, accumulation is wider.
 SUM_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
-
-
-def _raises(exc_type, fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except exc_type:
-        return True
-    return False
 
 
 def _grid(*shape):
@@ -80,8 +72,8 @@ def _view_call(c, x, heads):
     rows = c.fn(x, (b * s, e))
     flat = c.fn(x, -1)
     flags = [v.data_ptr() == x.data_ptr() for v in (split, rows, flat)]
-    flags += [_raises(RuntimeError, c.fn, x.transpose(0, 1), -1),  # not viewable: refused, not copied
-              _raises(RuntimeError, c.fn, x, -1, 7)]  # sizes that do not divide the element count
+    flags += [raises(RuntimeError, c.fn, x.transpose(0, 1), -1),  # not viewable: refused, not copied
+              raises(RuntimeError, c.fn, x, -1, 7)]  # sizes that do not divide the element count
     return split, rows, flat, flags
 
 
@@ -96,7 +88,7 @@ def _unsqueeze_call(c, x):
     mask4d = c.fn(c.fn(x, 1), 2)  # attention_mask[:, None, None, :]
     last, first = c.fn(x, -1), c.fn(x, 0)
     flags = [t.data_ptr() == x.data_ptr() for t in (mask4d, last, first)]
-    flags.append(_raises(IndexError, c.fn, x, 3))  # a 2-d tensor takes dims -3..2
+    flags.append(raises(IndexError, c.fn, x, 3))  # a 2-d tensor takes dims -3..2
     return mask4d, last, first, flags
 
 
@@ -143,7 +135,7 @@ def _expand_call(c, mask, cls):
     square = c.fn(mask[:, None, None, :], b, 1, s, s)  # the 4-d attention mask of a padded batch
     tokens = c.fn(cls, b, -1, -1)  # ViT: cls_token.expand(batch, -1, -1)
     flags = [square.stride(2) == 0, square.data_ptr() == mask.data_ptr(), tokens.stride(0) == 0,
-             _raises(RuntimeError, c.fn, mask, 3 * b, s)]  # only size-1 dimensions expand
+             raises(RuntimeError, c.fn, mask, 3 * b, s)]  # only size-1 dimensions expand
     return square, square.contiguous(), tokens, flags
 
 
@@ -159,7 +151,7 @@ def _item_call(c, x):
     kind = float if x.is_floating_point() else int
     values = [c.fn(x[1, 2]), c.fn(x.max()), c.fn(x.sum()), c.fn((x > 0).any())]  # loss.item() and friends
     types = [type(v) is t for v, t in zip(values, (kind, kind, kind, bool), strict=True)]
-    return values, types, _raises(RuntimeError, c.fn, x[0])  # more than one element
+    return values, types, raises(RuntimeError, c.fn, x[0])  # more than one element
 
 
 def _item_ref(x):
