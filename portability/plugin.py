@@ -26,6 +26,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(opt.flag, dest=options.dest(opt), default=opt.default, metavar=opt.metavar, help=opt.help)
 
 
+def _check_rootdir(config: pytest.Config) -> None:
+    """pytest takes an existing directory given as a separate token after an option (``--baseline
+    /tmp/run``) for a test path when it determines the rootdir: the run would then collect from
+    that directory, with neither the project's configuration nor its catalog. Say so instead."""
+    for flag in ("--baseline", "--expectations", "--results-dir"):
+        value = config.getoption(flag.lstrip("-").replace("-", "_"))
+        if value and Path(value).resolve() == config.rootpath and config.inipath is None:
+            raise pytest.UsageError(
+                f"{flag} {value}: pytest took this directory for its rootdir; write {flag}={value} (with '=')")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = options.settings(config.getoption, backends.installed())
@@ -33,6 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
         plan = parallel.plan(settings.backends, int(workers)) if workers else None
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
+    _check_rootdir(config)
     state = PortabilitySession(config, settings)
     state.parallel = plan
     config.stash[SESSION_KEY] = state

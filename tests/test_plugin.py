@@ -313,3 +313,16 @@ def test_a_slowdown_against_a_baseline_must_show_twice(pytester: pytest.Pytester
         assert again["ci_low"] > 3.0 and "slower than the baseline" in case["message"]
     else:  # the stall passed: the second measurement runs at the baseline's speed
         assert again["ratio"] < 2.0 and case["message"] == ""
+
+
+def test_a_directory_option_given_as_a_separate_token_is_caught(tmp_path: Path) -> None:
+    """``--baseline /tmp/run`` (no '='): pytest takes the directory for its rootdir and would collect
+    from it without the project's configuration; the plugin says how to write it instead."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text("{}")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--backend=cpu", "--baseline", str(run), "--collect-only"],
+                          cwd=root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 4
+    assert f"write --baseline={run} (with '=')" in proc.stderr
