@@ -28,13 +28,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _check_rootdir(config: pytest.Config) -> None:
     """pytest takes an existing directory given as a separate token after an option (``--baseline
-    /tmp/run``) for a test path when it determines the rootdir: the run would then collect from
-    that directory, with neither the project's configuration nor its catalog. Say so instead."""
+    /tmp/run``) for a test path when it determines the rootdir: outside the project, the run would
+    lose the project's configuration (its testpaths) and collect whatever lies in the current
+    directory. Say so instead."""
+    if config.inipath is not None:
+        return
+    args = list(config.invocation_params.args)
     for flag in ("--baseline", "--expectations", "--results-dir"):
-        value = config.getoption(flag.lstrip("-").replace("-", "_"))
-        if value and Path(value).resolve() == config.rootpath and config.inipath is None:
-            raise pytest.UsageError(
-                f"{flag} {value}: pytest took this directory for its rootdir; write {flag}={value} (with '=')")
+        if flag in args[:-1]:
+            value = args[args.index(flag) + 1]
+            if Path(value).is_dir():
+                raise pytest.UsageError(
+                    f"{flag} {value}: pytest took this directory for a test path and lost the project's "
+                    f"configuration; write {flag}={value} (with '=')")
 
 
 def pytest_configure(config: pytest.Config) -> None:

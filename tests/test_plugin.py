@@ -325,4 +325,4 @@ def test_a_directory_option_given_as_a_separate_token_is_caught(tmp_path: Path) 
     proc = subprocess.run([sys.executable, "-m", "pytest", "--backend=cpu", "--baseline", str(run), "--collect-only"],
                           cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 4
-    assert f"write --baseline={run} (with '=')" in proc.stderr
+    assert f"write --baseline={run} (with '=')" in proc.stderr, proc.stdout[-500:]

@@ -138,10 +138,19 @@ def test_the_function_table_sorts_and_a_failed_cell_opens_its_cases(opened: Any)
         return [c for c in cells if c]
 
     header = opened.locator("#functions-table_wrapper thead th").nth(1)
-    header.locator(".dt-column-order").click()
-    ascending = functions()
-    header.locator(".dt-column-order").click()
-    descending = functions()
+    orders = {}
+    for _ in range(2):
+        before = functions()
+        header.locator(".dt-column-order").click()
+        # the header says which way the column is now ordered, once DataTables has redrawn
+        opened.wait_for_function(
+            "th => ['ascending', 'descending'].includes(th.getAttribute('aria-sort'))", arg=header.element_handle())
+        direction = header.get_attribute("aria-sort")
+        if direction in orders or functions() == before:
+            opened.wait_for_timeout(300)
+        orders[direction] = functions()
+    assert set(orders) == {"ascending", "descending"}, list(orders)
+    ascending, descending = orders["ascending"], orders["descending"]
     # DataTables orders text case-insensitively
     assert ascending == sorted(ascending, key=str.lower) and ascending
     assert descending == sorted(descending, key=str.lower, reverse=True)
