@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from portability import backends, classify, storage
+from portability import backends, classify, cpus, storage
 from portability.catalog import Case, find_kernel
 from portability.pool import Pool
 from portability.session import build_record, judge_slowdown
@@ -38,7 +38,7 @@ def test_harness_overhead(benchmark: Any, tmp_path: Path) -> None:
     case = Case(str(path), "jax", kernel.api, "float32", "default", "cpu")
     nodeid = f"kernels/jax/noop.py::{kernel.api}[{case.param}]"
     config = {"budget_s": 0.0, "reference_timing": False}  # the minimum 5 rounds
-    pool = Pool(tmp_path)
+    pool = Pool(tmp_path, cpus=cpus.choose(1, 0, cpus.allowed()), threads=1)  # as a catalog run
     pool.start(["jax"])
     log = storage.CaseLog(tmp_path / "cases.jsonl")
     overheads: list[float] = []

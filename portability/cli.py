@@ -147,17 +147,17 @@ def _compare(args: argparse.Namespace) -> int:
     except storage.RunFileError as exc:
         print(f"portability: error: {exc}", file=sys.stderr)
         return 2
-    sizes = [(r.meta.get("options") or {}).get("size", "medium") for r in (base, new)]
+    mismatch = compare.timing_mismatch(base.meta, new.meta)
     changes = compare.compare_runs(base.cases, new.cases, threshold=args.threshold, noise=args.noise,
-                                   timing_comparable=sizes[0] == sizes[1])
+                                   timing_mismatch=mismatch)
     if args.format == "json":
         print(json.dumps({"base": base.run_id, "new": new.run_id, "threshold": args.threshold, "noise": args.noise,
                           "counts": compare.counts(changes), "cases": [c.as_dict() for c in changes]}, indent=1))
     else:
         for line in compare.render(changes, base.run_id, new.run_id, show_unchanged=args.all):
             print(line)
-        if sizes[0] != sizes[1]:
-            print(f"note: BASE ran at --size {sizes[0]}, NEW at --size {sizes[1]}: times are not comparable")
+        if mismatch:
+            print(f"note: BASE and NEW were {mismatch} (BASE vs NEW): times are not comparable")
     bad = compare.regressions(changes)
     if args.fail_on == "regression" and bad:
         print(f"portability: {len(bad)} regressions (failures introduced or slower beyond "

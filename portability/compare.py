@@ -10,7 +10,8 @@ Pure: reads case records, returns changes. Each case id present in either run ge
 - ``not significant``: passes in both, the times differ, but not beyond that;
 - ``unchanged``: the same outcome (failures with the same category), no significant time change;
 - ``not comparable``: the case is in one run only, unavailable in either, lacks timing samples,
-  or the runs used different input sizes (outcomes still compare; times do not).
+  or the runs' timings were taken under different conditions, input sizes or CPU threads per
+  worker (``timing_mismatch``; outcomes still compare, times do not).
 
 A regression (what ``--fail-on regression`` exits non-zero on) is a failure introduced or a case
 slower beyond the threshold. The noise factor is the machine's run-to-run timing noise, the same
@@ -58,12 +59,27 @@ class CaseChange:
         return asdict(self)
 
 
+def run_conditions(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a run's timings depend on besides the code: its input size and CPU threads per worker.
+    Runs from before ``--cpu-threads`` existed used the frameworks' own thread counts (``all``)."""
+    opts = meta.get("options") or {}
+    threads = opts.get("cpu_threads", None)
+    return {"size": opts.get("size", "medium"), "cpu threads": "all" if threads is None else threads}
+
+
+def timing_mismatch(base_meta: dict[str, Any], new_meta: dict[str, Any]) -> str | None:
+    """Why the two runs' times cannot be compared (one line), or None when they can."""
+    base, new = run_conditions(base_meta), run_conditions(new_meta)
+    differ = [f"{k} {base[k]} vs {new[k]}" for k in base if base[k] != new[k]]
+    return f"timed under different conditions: {', '.join(differ)}" if differ else None
+
+
 def _samples(case: dict[str, Any]) -> list[float] | None:
     return (case.get("timing") or {}).get("samples_s") or None
 
 
 def compare_case(base: dict[str, Any] | None, new: dict[str, Any] | None, threshold: float, noise: float,
-                 timing_comparable: bool = True) -> CaseChange:
+                 timing_mismatch: str | None = None) -> CaseChange:
     any_case = new or base
     assert any_case is not None
     b: str | None = (base or {}).get("outcome")
@@ -88,8 +104,8 @@ def compare_case(base: dict[str, Any] | None, new: dict[str, Any] | None, thresh
     if b_fail and n_fail:
         return change(CHANGED, f"{b} -> {n}: {new.get('message') or ''}") if b != n else change(UNCHANGED, "")
     # passes (or slowdowns) on both sides: compare times
-    if not timing_comparable:
-        return change(NOT_COMPARABLE, "the runs used different input sizes")
+    if timing_mismatch:
+        return change(NOT_COMPARABLE, timing_mismatch)
     ts, bs = _samples(new), _samples(base)
     if not ts or not bs:
         return change(NOT_COMPARABLE, "no timing samples")
@@ -109,12 +125,12 @@ def compare_case(base: dict[str, Any] | None, new: dict[str, Any] | None, thresh
 
 def compare_runs(
     base_cases: Iterable[dict[str, Any]], new_cases: Iterable[dict[str, Any]], *,
-    threshold: float = DEFAULT_THRESHOLD, noise: float = DEFAULT_BASELINE_NOISE, timing_comparable: bool = True,
+    threshold: float = DEFAULT_THRESHOLD, noise: float = DEFAULT_BASELINE_NOISE, timing_mismatch: str | None = None,
 ) -> list[CaseChange]:
     """One change per case id in either run, ordered by id."""
     base = {c["id"]: c for c in base_cases}
     new = {c["id"]: c for c in new_cases}
-    return [compare_case(base.get(i), new.get(i), threshold, noise, timing_comparable)
+    return [compare_case(base.get(i), new.get(i), threshold, noise, timing_mismatch)
             for i in sorted(set(base) | set(new))]
 
 

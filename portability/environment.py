@@ -85,11 +85,22 @@ def git_info(root: Path) -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(dirty)}
 
 
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages, where the OS has them."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def machine(root: Path) -> dict[str, Any]:
     return {
         "hostname": socket.gethostname(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        # other load on the machine when the run started: timings taken beside it are noisier
+        "load_average": load_average(),
         "memory_gib": memory_gib(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],

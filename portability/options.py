@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portability import timing
+from portability import cpus, timing
 from portability.catalog import BACKENDS, DEFAULT_SIZE, DTYPES, FRAMEWORKS, SIZES
 
 DEFAULT_THRESHOLD = 1.5
@@ -49,6 +49,9 @@ OPTIONS: tuple[Option, ...] = (
            DEFAULT_CASE_TIMEOUT, "SECONDS"),
     Option("--timing-budget", f"seconds of steady-state rounds per case (default: {timing.BUDGET_S:g})",
            timing.BUDGET_S, "SECONDS"),
+    Option("--cpu-threads", "CPUs, and threads, for each framework worker: N or all (default: 1, one pinned CPU: "
+           "no parallel region waits for a second thread, so microsecond timings are repeatable; all: the "
+           "frameworks' own thread pools on every CPU)", cpus.DEFAULT, "N"),
     Option("--expectations", "a folder of <framework>-<backend>.txt files listing known failing cases: those fail "
            "as expected (xfail), any other failure fails the session, a listed case that passes is reported fixed",
            None, "DIR"),
@@ -129,6 +132,8 @@ class Settings:
     timing_budget: float
     results_dir: Path
     expectations: Path | None = None
+    #: CPUs per framework worker; None: every CPU, the frameworks' own thread counts
+    cpu_threads: int | None = 1
     report: bool = True
 
 
@@ -165,6 +170,7 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
         timing_budget=_positive(get("timing_budget"), "--timing-budget"),
         results_dir=Path(get("results_dir")),
         expectations=_expectations(get("expectations")),
+        cpu_threads=cpus.parse(get("cpu_threads"), len(cpus.allowed())),
         report=not get("no_report"),
     )
 

@@ -11,15 +11,26 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portability import worker
+from portability import cpus as cpu_limits
 
 #: How long a worker may take to import its framework and report its devices.
 STARTUP_TIMEOUT_S = 180.0
+
+
+def entry(conn: Any, framework: str, log_path: str, parent_pid: int, cpus: Sequence[int],
+          threads: int | None) -> None:
+    """Target of the spawned worker process. Its CPUs and thread counts are set before anything
+    imports NumPy or the framework (both size their thread pools on import), so this module
+    imports the worker's machinery only here."""
+    pinned = cpu_limits.limit(cpus, threads)
+    from portability import worker
+
+    worker.main(conn, framework, log_path, parent_pid, pinned)
 
 
 class WorkerStartError(RuntimeError):
@@ -59,9 +70,15 @@ def crash_message(exitcode: int | None, log_tail: Iterable[str]) -> str:
 
 
 class Pool:
-    def __init__(self, log_dir: Path, prefix: str = "") -> None:
+    """``cpus``/``threads``: the CPUs each worker is pinned to and the thread count its framework
+    gets (``portability.cpus``); None leaves both to the framework."""
+
+    def __init__(self, log_dir: Path, prefix: str = "", cpus: Sequence[int] | None = None,
+                 threads: int | None = None) -> None:
         self.log_dir = log_dir
         self.prefix = prefix
+        self.cpus = list(cpus or [])
+        self.threads = threads
         self.workers: dict[str, Worker] = {}
         self.started = 0
         self.startup_s: list[float] = []
@@ -72,8 +89,8 @@ class Pool:
         log_path = self.log_dir / f"worker-{self.prefix}{framework}-{self.started}.log"
         parent_conn, child_conn = self._ctx.Pipe()
         process = self._ctx.Process(
-            target=worker.main,
-            args=(child_conn, framework, str(log_path), os.getpid()),
+            target=entry,
+            args=(child_conn, framework, str(log_path), os.getpid(), self.cpus, self.threads),
             name=f"portability-{framework}",
             daemon=True,
         )

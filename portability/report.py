@@ -69,6 +69,7 @@ def runs_table(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
             "accelerators": accelerator(m), "frameworks": versions,
             "backends": ", ".join((m.get("options") or {}).get("backends") or []),
             "size": (m.get("options") or {}).get("size", "medium"), "cases": len(run.cases),
+            "threads": compare.run_conditions(m)["cpu threads"],
             "numerics": ", ".join(f"{k}={v}" for k, v in (m.get("numerics") or {}).items()),
         })
     return rows
@@ -367,8 +368,8 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
     changes: dict[str, Any] | None = None
     if compare_pair is not None:
         base, new = compare_pair
-        sizes = [(r.meta.get("options") or {}).get("size", "medium") for r in compare_pair]
-        found = compare.compare_runs(base.cases, new.cases, timing_comparable=sizes[0] == sizes[1])
+        mismatch = compare.timing_mismatch(base.meta, new.meta)
+        found = compare.compare_runs(base.cases, new.cases, timing_mismatch=mismatch)
         changes = {"base": base.run_id, "new": new.run_id, "rows": found, "counts": compare.counts(found)}
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     template = env.from_string(resources.files("portability").joinpath("templates/report.html").read_text())

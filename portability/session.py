@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from portability import classify, environment, expectations, outcomes, storage, timing
+from portability import classify, compare, cpus, environment, expectations, outcomes, storage, timing
 from portability.catalog import FRAMEWORKS, Case, Kernel
 from portability.options import Settings
 from portability.pool import Pool, WorkerStartError
@@ -103,7 +103,7 @@ def judge_slowdown(
 
 
 def _frameworks_meta(infos: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    keys = ("versions", "visible", "reasons", "numerics", "import_s")
+    keys = ("versions", "visible", "reasons", "numerics", "import_s", "cpus", "threads")
     return {fw: {k: info[k] for k in keys} for fw, info in infos.items()}
 
 
@@ -147,6 +147,7 @@ class PortabilitySession:
                 "slowdown_threshold": s.threshold, "baseline_noise": s.baseline_noise,
                 "case_timeout_s": s.case_timeout,
                 "timing_budget_s": s.timing_budget,
+                "cpu_threads": s.cpu_threads,
                 "expectations": str(s.expectations) if s.expectations else None,
             },
             "machine": environment.machine(Path(str(self.config.rootpath))),
@@ -169,11 +170,11 @@ class PortabilitySession:
                 base = storage.read_run(s.baseline)
             except storage.RunFileError as exc:
                 raise pytest.UsageError(f"--baseline: {exc}") from None
-            base_size = (base.meta.get("options") or {}).get("size", "medium")
-            if base_size != s.size:
+            mismatch = compare.timing_mismatch(base.meta, {"options": {"size": s.size, "cpu_threads": s.cpu_threads}})
+            if mismatch:
                 raise pytest.UsageError(
-                    f"--baseline {str(s.baseline)!r} ran at --size {base_size}, this run at --size {s.size}: "
-                    "timings of different input sizes are not comparable")
+                    f"--baseline {str(s.baseline)!r} and this run would be {mismatch} (baseline vs this run): "
+                    "their timings are not comparable; run with the baseline's --size and --cpu-threads")
             self.baseline = storage.latest_by_id(base.cases)
         frameworks = [fw for fw in FRAMEWORKS if any(it.case.framework == fw for it in items)]
         if self.workerinput is not None:
@@ -183,7 +184,9 @@ class PortabilitySession:
             self.writer = storage.RunWriter(s.results_dir, self._meta(len(items), None))
             self.cases = self.writer.cases
             run_dir = self.writer.dir
-        self.pool = Pool(run_dir, prefix=f"{self.worker_id}-" if self.worker_id else "")
+        slot = int(self.worker_id.removeprefix("gw")) if self.worker_id else 0
+        self.pool = Pool(run_dir, prefix=f"{self.worker_id}-" if self.worker_id else "",
+                         cpus=cpus.choose(s.cpu_threads, slot, cpus.allowed()), threads=s.cpu_threads)
         try:
             self.infos = self.pool.start(frameworks)
         except WorkerStartError as exc:
@@ -278,7 +281,8 @@ class PortabilitySession:
                 for fw, meta in out["frameworks"].items():
                     frameworks.setdefault(fw, meta)
             self.writer.close(
-                status, wall_s=wall, collected=self.config.stash.get(COLLECTED_KEY, None),
+                status, wall_s=wall, load_average_end=environment.load_average(),
+                collected=self.config.stash.get(COLLECTED_KEY, None),
                 frameworks=frameworks,
                 numerics={k: v for meta in frameworks.values() for k, v in meta["numerics"].items()},
                 workers_started=sum(o["workers_started"] for o in self.node_outputs),
@@ -286,7 +290,7 @@ class PortabilitySession:
             )
             self.records = storage.read_run(self.writer.dir).cases
             return
-        self.writer.close(status, wall_s=wall, **self._stats())
+        self.writer.close(status, wall_s=wall, load_average_end=environment.load_average(), **self._stats())
 
 
 COLLECTED_KEY = pytest.StashKey[int]()

@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -429,8 +429,8 @@ def _watch_parent(parent: int) -> None:
             os._exit(0)
 
 
-def main(conn: Any, framework: str, log_path: str, parent_pid: int) -> None:
-    """Entry point of a worker process (target of ``multiprocessing`` spawn)."""
+def main(conn: Any, framework: str, log_path: str, parent_pid: int, pinned: Sequence[int] = ()) -> None:
+    """A worker process, after ``pool.entry`` gave it its CPUs (``pinned``, for the record)."""
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
@@ -459,6 +459,8 @@ def main(conn: Any, framework: str, log_path: str, parent_pid: int) -> None:
         "reasons": {b: adapter.unavailable_reason(b) for b in ("cpu", "gpu", "tpu") if b not in visible},
         "versions": adapter.versions(),
         "numerics": adapter.numerics(),
+        "cpus": list(pinned),
+        "threads": adapter.threads(),
     })
     runner = CaseRunner(adapter)
     while True:

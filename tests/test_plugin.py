@@ -51,6 +51,8 @@ def test_no_catalog_leaves_pytest_alone(pytester: pytest.Pytester) -> None:
     (["--slowdown-threshold=fast"], "ERROR: --slowdown-threshold must be a number, got 'fast'"),
     (["--case-timeout=0"], "ERROR: --case-timeout must be greater than 0, got '0'"),
     (["--baseline=nowhere"], "ERROR: --baseline 'nowhere' is not a run directory"),
+    (["--cpu-threads=0"], "ERROR: --cpu-threads '0' is not valid on this machine ("),
+    (["--cpu-threads=many"], "ERROR: --cpu-threads 'many' is not valid on this machine ("),
 ])
 def test_options_are_validated_with_one_line_errors(pytester: pytest.Pytester, args, message) -> None:
     pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
@@ -326,3 +328,32 @@ def test_a_directory_option_given_as_a_separate_token_is_caught(tmp_path: Path) 
                           cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 4
     assert f"write --baseline={run} (with '=')" in proc.stderr, proc.stdout[-500:]
+
+
+THREADS = """
+    from portability.catalog import Kernel
+    # the worker's own view of its thread pool: 1 under the default --cpu-threads
+    KERNELS = [Kernel("torch.get_num_threads", "utility", lambda rng: {}, call=lambda c: c.fn(),
+                      reference=lambda: 1, out_dtype=None)]
+"""
+
+
+@pytest.mark.parametrize("threads", ["default", "all"])
+def test_workers_get_one_pinned_cpu_unless_told_otherwise(pytester: pytest.Pytester, threads: str) -> None:
+    from portability import cpus
+
+    write_kernels(pytester, "torch", "threads", THREADS)
+    args = () if threads == "default" else (f"--cpu-threads={threads}",)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--results-dir=out", *FAST, *args, "kernels")
+    run = only_run(pytester.path / "out")
+    meta = run.meta["frameworks"]["torch"]
+    usable = cpus.allowed()
+    if threads == "default":
+        result.assert_outcomes(passed=1)
+        assert run.meta["options"]["cpu_threads"] == 1
+        assert meta["threads"] == 1 and meta["cpus"] == [usable[-1]]
+    else:
+        assert run.meta["options"]["cpu_threads"] is None
+        assert meta["cpus"] == usable and meta["threads"] == len(usable)
+        [case] = run.cases
+        assert case["outcome"] == ("pass" if len(usable) == 1 else "fail:numerical"), case

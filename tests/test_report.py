@@ -184,6 +184,35 @@ def test_compare_runs_of_different_dtypes_marks_the_missing_cases_not_comparable
     assert sum(report["counts"].values()) == len(only_a | {c["id"] for c in b.cases})
 
 
+def test_runs_timed_with_other_cpu_threads_compare_outcomes_but_not_times(
+        runs: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A copy of B stamped as run with --cpu-threads=all: its times were taken with other thread
+    pools, so compare says so instead of calling them slower or faster, and --baseline refuses it."""
+    b = runs["b"]
+    other = tmp_path / "all-threads"
+    shutil.copytree(b.path, other)
+    meta = json.loads((other / "run.json").read_text())
+    assert meta["options"]["cpu_threads"] == 1  # the suite's default
+    meta["options"]["cpu_threads"] = None
+    (other / "run.json").write_text(json.dumps(meta))
+    assert main(["compare", str(b.path), str(other), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    kinds = {c["id"]: (c["change"], c["detail"]) for c in report["cases"]}
+    for case in b.cases:
+        if case["outcome"] == "pass":
+            assert kinds[case["id"]] == ("not comparable", "timed under different conditions: cpu threads 1 vs all")
+        else:
+            assert kinds[case["id"]][0] == "unchanged", case["id"]  # outcomes still compare
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--backend=cpu", "--size=small", f"--baseline={other}",
+         f"--results-dir={tmp_path / 'new'}", "-p", "no:cacheprovider", "kernels"],
+        cwd=runs["tmp"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 4, proc.stdout[-2000:]
+    assert (f"ERROR: --baseline '{other}' and this run would be timed under different conditions: "
+            "cpu threads all vs 1 (baseline vs this run)") in proc.stderr
+    assert not storage.find_runs(tmp_path / "new")
+
+
 def test_compare_fails_on_an_introduced_failure(runs: dict[str, Any], tmp_path: Path) -> None:
     """A copy of B in which one passing case fails stands for a framework version that broke it."""
     b = runs["b"]

@@ -43,6 +43,10 @@ class Backend(Protocol):
     def numerics(self) -> dict[str, Any]:
         """Numerics flags that change results: JAX x64, TF32, soft device placement."""
 
+    def threads(self) -> int | None:
+        """The framework's CPU intra-op thread count as it reports it; None where it has no such
+        setting (JAX sizes its pool from the CPU affinity, see ``portability.cpus``)."""
+
     def device(self, backend: str) -> Any:
         """The framework's device object for a backend name."""
 

@@ -54,6 +54,9 @@ class Adapter:
             "jax_default_matmul_precision": getattr(jax.config, "jax_default_matmul_precision"),  # noqa: B009
         }
 
+    def threads(self) -> int | None:
+        return None
+
     def device(self, backend: str) -> Any:
         return self._devices[backend]
 

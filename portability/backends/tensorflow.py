@@ -36,6 +36,12 @@ class Adapter:
     scope_calls = True
 
     def __init__(self) -> None:
+        # Made explicit from the variables ``portability.cpus`` sets, so that ``threads`` reports
+        # them; only possible before the runtime starts (listing logical devices starts it).
+        for name, setter in (("TF_NUM_INTRAOP_THREADS", tf.config.threading.set_intra_op_parallelism_threads),
+                             ("TF_NUM_INTEROP_THREADS", tf.config.threading.set_inter_op_parallelism_threads)):
+            if os.environ.get(name, "").isdigit():
+                setter(int(os.environ[name]))
         for gpu in tf.config.list_physical_devices("GPU"):
             # Grow on demand rather than taking the whole GPU at start-up.
             tf.config.experimental.set_memory_growth(gpu, True)
@@ -75,6 +81,9 @@ class Adapter:
             "tf_tensor_float_32_execution": bool(tf.config.experimental.tensor_float_32_execution_enabled()),
             "tf_soft_device_placement": bool(tf.config.get_soft_device_placement()),
         }
+
+    def threads(self) -> int | None:
+        return int(tf.config.threading.get_intra_op_parallelism_threads()) or None
 
     def device(self, backend: str) -> Any:
         return self._names[backend]

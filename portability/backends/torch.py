@@ -73,6 +73,9 @@ class Adapter:
             "torch_cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
         }
 
+    def threads(self) -> int | None:
+        return int(torch.get_num_threads())
+
     def device(self, backend: str) -> Any:
         if backend == "cpu":
             return torch.device("cpu")
