@@ -89,6 +89,33 @@ def spd(n: Dim, name: str = "a") -> Builder:
     return build
 
 
+def dense_layers(*widths: Dim) -> Builder:
+    """A batch ``x`` and, per layer of these widths, weights ``w{i}`` (out, in) scaled by
+    1/sqrt(in) and small biases ``b{i}``: the parameters of a stack of Linear layers."""
+
+    def build(rng: Draw) -> dict[str, Any]:
+        sizes = rng.dims(*widths)
+        out = {"x": rng.standard_normal((rng.pick(32, 256), sizes[0]))}
+        for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+            out[f"w{i}"] = rng.standard_normal((b, a)) / np.sqrt(a)
+            out[f"b{i}"] = rng.standard_normal(b) * 0.1
+        return out
+
+    return build
+
+
+def sparse_matrix(*shape: Dim, density: float = 0.1, name: str = "x") -> Builder:
+    """A matrix with about ``density`` of its entries nonzero, small integers of either sign:
+    exact in every dtype."""
+
+    def build(rng: Draw) -> dict[str, Any]:
+        dims = rng.dims(*shape)
+        values = rng.integers(1, 20, dims) * rng.choice([-1.0, 1.0], dims)
+        return {name: np.where(rng.random(dims) < density, values, 0.0)}
+
+    return build
+
+
 def images(n: Dim, c: Dim, h: Dim, w: Dim, name: str = "x") -> Builder:
     return normal(n, c, h, w, name=name)
 

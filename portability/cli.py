@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -14,11 +15,7 @@ from portability.options import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
 
 def _summary(args: argparse.Namespace) -> int:
     for path in args.runs:
-        try:
-            run = storage.read_run(path)
-        except storage.RunFileError as exc:
-            print(f"portability: error: {exc}", file=sys.stderr)
-            return 2
+        run = storage.read_run(path)
         m = run.meta
         print(f"run {run.run_id}: {run.status}, {len(run.cases)} cases, started {m.get('started')}")
         for problem in run.problems:
@@ -43,11 +40,7 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _cases(args: argparse.Namespace) -> int:
-    try:
-        run = storage.read_run(args.run)
-    except storage.RunFileError as exc:
-        print(f"portability: error: {exc}", file=sys.stderr)
-        return 2
+    run = storage.read_run(args.run)
     for case in run.cases:
         if args.outcome and not case["outcome"].startswith(args.outcome):
             continue
@@ -142,11 +135,7 @@ def _catalog(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from portability import compare
 
-    try:
-        base, new = storage.read_run(args.base), storage.read_run(args.new)
-    except storage.RunFileError as exc:
-        print(f"portability: error: {exc}", file=sys.stderr)
-        return 2
+    base, new = storage.read_run(args.base), storage.read_run(args.new)
     mismatch = compare.timing_mismatch(base.meta, new.meta)
     changes = compare.compare_runs(base.cases, new.cases, threshold=args.threshold, noise=args.noise,
                                    timing_mismatch=mismatch)
@@ -171,11 +160,7 @@ def _expectations(args: argparse.Namespace) -> int:
 
     from portability import expectations
 
-    try:
-        run = storage.read_run(args.run)
-    except storage.RunFileError as exc:
-        print(f"portability: error: {exc}", file=sys.stderr)
-        return 2
+    run = storage.read_run(args.run)
     if run.status != storage.COMPLETE:
         print(f"portability: error: {args.run} is {run.status}: expectations come from a complete run only",
               file=sys.stderr)
@@ -191,11 +176,7 @@ def _export(args: argparse.Namespace) -> int:
     from portability import frames
 
     out = Path(args.output or f"{Path(args.run).name}.{args.format}")
-    try:
-        frames.export(args.run, args.format, out)
-    except storage.RunFileError as exc:
-        print(f"portability: error: {exc}", file=sys.stderr)
-        return 2
+    frames.export(args.run, args.format, out)
     print(f"wrote {out}")
     return 0
 
@@ -209,11 +190,7 @@ def _report(args: argparse.Namespace) -> int:
     if not runs:
         print(f"portability: error: no runs given and none under {Path(args.results_dir) / 'runs'}", file=sys.stderr)
         return 2
-    try:
-        out = report.write(runs, Path(args.output), tuple(args.compare) if args.compare else None)
-    except storage.RunFileError as exc:
-        print(f"portability: error: {exc}", file=sys.stderr)
-        return 2
+    out = report.write(runs, Path(args.output), tuple(args.compare) if args.compare else None)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(runs)} runs)")
     return 0
 
@@ -297,7 +274,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--compare", nargs=2, metavar=("BASE", "NEW"), help="add the comparison of two runs")
     p.set_defaults(func=_report)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except storage.RunFileError as exc:  # a path that is not a readable run, named in one line
+        print(f"portability: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader went away (`portability compare A B | head`): stop quietly, as Unix tools do;
+        # stdout goes to /dev/null so that the flush at exit does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

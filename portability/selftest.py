@@ -72,7 +72,7 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
         try:
             problems += _check_variant(runner, kernel, fn, fw, dtype, variant, builder, size)
         finally:
-            runner.adapter.free()  # as the worker does after every case: what a case left behind goes
+            runner.release()  # as the worker does after every case: what a case left behind goes
     return problems
 
 

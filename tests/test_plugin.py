@@ -357,3 +357,40 @@ def test_workers_get_one_pinned_cpu_unless_told_otherwise(pytester: pytest.Pytes
         assert meta["cpus"] == usable and meta["threads"] == len(usable)
         [case] = run.cases
         assert case["outcome"] == ("pass" if len(usable) == 1 else "fail:numerical"), case
+
+
+LEAVES_GARBAGE = """
+    import os
+    import numpy as np
+    from portability.builders import normal
+    from portability.catalog import Kernel
+
+    def _cycle(c, x):
+        node = {"payload": np.ones(8_000_000)}  # 64 MB that only a reference cycle keeps
+        node["self"] = node
+        return lambda: (node, c.fn(x))[1]  # the timed call holds it until the case is over
+
+    def _rss_mb(c, x):
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def _bounded(rss, x):
+        assert rss < 1200, f"worker RSS {rss:.0f} MB after 30 cases of 64 MB garbage each"
+
+    KERNELS = [
+        Kernel("jax.numpy.asarray", "creation", {f"v{i:02d}": normal(8) for i in range(30)}, setup=_cycle,
+               reference=lambda x: x),
+        Kernel("jax.numpy.array", "creation", normal(8), call=_rss_mb, out_dtype=None, check=_bounded),
+    ]
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads the worker's memory from /proc")
+def test_what_a_case_leaves_behind_is_freed_before_the_next(pytester: pytest.Pytester) -> None:
+    """Cyclic garbage of a case (here 64 MB that the timed thunk held) is collected once the case
+    is over, not frozen with the worker's long-lived objects: 30 such cases leave memory flat."""
+    write_kernels(pytester, "jax", "garbage", LEAVES_GARBAGE)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--results-dir=out", *FAST, "kernels")
+    result.assert_outcomes(passed=31)
+    run = only_run(pytester.path / "out")
+    assert [c["api"] for c in run.cases][-1] == "jax.numpy.array"  # measured after the 30 others

@@ -213,6 +213,18 @@ def test_runs_timed_with_other_cpu_threads_compare_outcomes_but_not_times(
     assert not storage.find_runs(tmp_path / "new")
 
 
+def test_a_closed_pipe_stops_the_command_quietly(runs: dict[str, Any]) -> None:
+    """`portability compare A B | head`: the reader is gone before anything is written."""
+    a = str(runs["a"].path)
+    proc = subprocess.Popen([sys.executable, "-m", "portability.cli", "compare", a, a, "--all"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
 def test_compare_fails_on_an_introduced_failure(runs: dict[str, Any], tmp_path: Path) -> None:
     """A copy of B in which one passing case fails stands for a framework version that broke it."""
     b = runs["b"]

@@ -2,18 +2,13 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE
+from portability.builders import BIG_SIDE, sparse_matrix
 from portability.catalog import Kernel, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 DTYPES = (*FLOATS, "int32")
-
-
-def _sparse(rng):
-    """A matrix with about one entry in ten nonzero (small integers: exact in every dtype)."""
-    dims = rng.dims(BIG_SIDE, BIG_SIDE)
-    values = rng.integers(1, 20, dims) * rng.choice([-1.0, 1.0], dims)
-    return {"x": np.where(rng.random(dims) < 0.1, values, 0.0)}
+#: about one entry in ten nonzero, small integers: exact in every dtype
+_SPARSE = sparse_matrix(BIG_SIDE, BIG_SIDE)
 
 
 def _reduce_sum_setup(c, x):
@@ -34,9 +29,9 @@ def _stored(out):
 
 
 KERNELS = [
-    Kernel("jax.experimental.sparse.bcoo_reduce_sum", "reduction", _sparse, dtypes=DTYPES, setup=_reduce_sum_setup,
+    Kernel("jax.experimental.sparse.bcoo_reduce_sum", "reduction", _SPARSE, dtypes=DTYPES, setup=_reduce_sum_setup,
            reference=lambda x: x.sum(axis=1), out_dtype=same(*DTYPES)),
     # Stores exactly the nonzeros (nse is their count when the input is concrete).
-    Kernel("jax.experimental.sparse.bcoo_fromdense", "creation", _sparse, dtypes=DTYPES, call=_fromdense,
+    Kernel("jax.experimental.sparse.bcoo_fromdense", "creation", _SPARSE, dtypes=DTYPES, call=_fromdense,
            reference=lambda x: (x[x != 0], np.argwhere(x != 0)), canonical=_stored, out_dtype=None),
 ]

@@ -1,23 +1,17 @@
 """jax.experimental.sparse: the sparsify transform and BCOO squeeze, from the usage sample."""
 
-import numpy as np
 
-from portability.builders import BIG_SIDE
+from portability.builders import BIG_SIDE, sparse_matrix
 from portability.catalog import Kernel, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 DTYPES = (*FLOATS, "int32")
-
-
-def _sparse(rng):
-    """A matrix with about one entry in ten nonzero (small integers: exact in every dtype)."""
-    dims = rng.dims(BIG_SIDE, BIG_SIDE)
-    values = rng.integers(1, 20, dims) * rng.choice([-1.0, 1.0], dims)
-    return {"x": np.where(rng.random(dims) < 0.1, values, 0.0)}
+#: about one entry in ten nonzero, small integers: exact in every dtype
+_SPARSE = sparse_matrix(BIG_SIDE, BIG_SIDE)
 
 
 def _sparse_and_vectors(rng):
-    out = _sparse(rng)
+    out = _SPARSE(rng)
     out["v"] = rng.standard_normal((out["x"].shape[1], 8))
     return out
 
@@ -38,6 +32,6 @@ KERNELS = [
     # ~100 products per output at medium, summed in the case dtype (as for the catalog's matmul).
     Kernel("jax.experimental.sparse.sparsify", "linalg", _sparse_and_vectors, dtypes=FLOATS, setup=_sparsify_setup,
            reference=lambda x, v: x @ v, tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
-    Kernel("jax.experimental.sparse.bcoo_squeeze", "shape", _sparse, dtypes=DTYPES, setup=_squeeze_setup,
+    Kernel("jax.experimental.sparse.bcoo_squeeze", "shape", _SPARSE, dtypes=DTYPES, setup=_squeeze_setup,
            reference=lambda x: x, out_dtype=same(*DTYPES)),
 ]

@@ -6,6 +6,7 @@ and backward passes of the network it builds, against NumPy, and by exact bookke
 
 import numpy as np
 
+from portability.builders import dense_layers
 from portability.catalog import Keep, Kernel, copy_params, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
@@ -13,19 +14,6 @@ FLOATS = ("float32", "float64", "float16", "bfloat16")
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
 WIDTH = (64, 512)  # layer widths: 512x512 weights at medium
 
-
-def _dense(*dims):
-    """An input batch, and weights (out, in) scaled by 1/sqrt(in) with small biases per layer."""
-
-    def build(rng):
-        sizes = rng.dims(*dims)
-        out = {"x": rng.standard_normal((rng.pick(32, 256), sizes[0]))}
-        for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
-            out[f"w{i}"] = rng.standard_normal((b, a)) / np.sqrt(a)
-            out[f"b{i}"] = rng.standard_normal(b) * 0.1
-        return out
-
-    return build
 
 
 def _linears(c, x, layers):
@@ -219,16 +207,16 @@ KERNELS = [
     Kernel("torch.nn.Parameter", "module", _parameter_inputs, dtypes=FLOATS, setup=_parameter_setup,
            reference=_parameter_ref, tol=DOT_TOL,
            note="module attributes become registered leaves; gradients after backward; requires_grad=False"),
-    Kernel("torch.nn.ModuleList", "module", _dense(WIDTH, WIDTH, WIDTH, WIDTH), dtypes=FLOATS,
+    Kernel("torch.nn.ModuleList", "module", dense_layers(WIDTH, WIDTH, WIDTH, WIDTH), dtypes=FLOATS,
            setup=_module_list_setup, reference=_module_list_ref, tol=DOT_TOL,
            note="a stack of blocks run by iteration; indexing, slicing, registration"),
-    Kernel("torch.nn.ModuleList.append", "module", _dense(WIDTH, WIDTH, WIDTH, WIDTH), dtypes=FLOATS,
+    Kernel("torch.nn.ModuleList.append", "module", dense_layers(WIDTH, WIDTH, WIDTH, WIDTH), dtypes=FLOATS,
            setup=_append_setup, reference=_append_ref, tol=DOT_TOL),
-    Kernel("torch.nn.ModuleList.add_module", "module", _dense(WIDTH, WIDTH, WIDTH, WIDTH), dtypes=FLOATS,
+    Kernel("torch.nn.ModuleList.add_module", "module", dense_layers(WIDTH, WIDTH, WIDTH, WIDTH), dtypes=FLOATS,
            setup=_add_module_setup, reference=lambda x, *p: (_mlp_ref(x, *p), [True] * 6), tol=DOT_TOL),
     Kernel("torch.nn.Embedding.requires_grad_", "module", _frozen_inputs, dtypes=FLOATS, setup=_frozen_setup,
            reference=_frozen_ref, tol=DOT_TOL,
            note="a frozen embedding gets no gradient while the head trains; unfrozen, it gets the scatter-add"),
-    Kernel("torch.nn.init.constant_", "creation", _dense(WIDTH, WIDTH), dtypes=FLOATS, setup=_constant_setup,
+    Kernel("torch.nn.init.constant_", "creation", dense_layers(WIDTH, WIDTH), dtypes=FLOATS, setup=_constant_setup,
            reference=_constant_ref, tol=DOT_TOL, note="fills a Linear's weight and bias in place, outside autograd"),
 ]

@@ -7,7 +7,7 @@ answers (names, flags, pointer offsets) are compared exactly with what they must
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal
+from portability.builders import BIG_SIDE, dense_layers, normal
 from portability.catalog import Keep, Kernel, copy_params, paper, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
@@ -15,19 +15,6 @@ FLOATS = ("float32", "float64", "float16", "bfloat16")
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
 WIDTH = (64, 512)  # layer widths: 512x512 weights at medium
 
-
-def _dense(*dims):
-    """Weights (out, in) scaled by 1/sqrt(in) and small biases for Linear layers of these widths."""
-
-    def build(rng):
-        sizes = rng.dims(*dims)
-        out = {"x": rng.standard_normal((rng.pick(32, 256), sizes[0]))}
-        for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
-            out[f"w{i}"] = rng.standard_normal((b, a)) / np.sqrt(a)
-            out[f"b{i}"] = rng.standard_normal(b) * 0.1
-        return out
-
-    return build
 
 
 # -- Module.add_module ---------------------------------------------------------------------------
@@ -381,8 +368,8 @@ def _zero_grad_ref(x, w0, b0, w1, b1):
 
 KERNELS = [
     # From the paper's sample.
-    Kernel("torch.nn.Module.add_module", "module", _dense(16, 32, 8), dtypes=("float32",), setup=_add_module_setup,
-           reference=_add_module_ref, **paper(100, 371),
+    Kernel("torch.nn.Module.add_module", "module", dense_layers(16, 32, 8), dtypes=("float32",),
+           setup=_add_module_setup, reference=_add_module_ref, **paper(100, 371),
            note="builds a Sequential by add_module (overwrite, invalid names) and runs it"),
     Kernel("torch.device", "utility", lambda rng: {}, dtypes=("float32",), call=_device_call,
            reference=lambda: (np.ones(3), [True] * 15), **paper(100, 2138, name="cuda"),
@@ -392,7 +379,7 @@ KERNELS = [
            **paper(80, 34), note="view offsets against storage_offset; copies vs aliases; CSR has no data_ptr"),
     Kernel("torch.Tensor.is_same_size", "utility", _shapes, dtypes=("float32",), call=_is_same_size_call,
            reference=_is_same_size_ref, **paper(40, 4)),
-    Kernel("torch.nn.Module.register_parameter", "module", _dense(32, 16), dtypes=("float32",),
+    Kernel("torch.nn.Module.register_parameter", "module", dense_layers(32, 16), dtypes=("float32",),
            setup=_register_parameter_setup, reference=_register_parameter_ref, **paper(90, 101)),
     Kernel("torch.nn.BatchNorm1d.reset_running_stats", "module", _bn_batches, dtypes=FLOATS, setup=_reset_stats_setup,
            reference=_reset_stats_ref, **paper(20, 2)),
@@ -408,6 +395,6 @@ KERNELS = [
     Kernel("torch.autograd.Variable", "autodiff", _variable_inputs, dtypes=(*FLOATS, "int64"), call=_variable_call,
            reference=_variable_ref, **paper(100, 2030),
            note="the legacy wrapper: indexing, in-place arithmetic, .item() and backward through it"),
-    Kernel("torch.nn.Module.zero_grad", "module", _dense(WIDTH, WIDTH, WIDTH), dtypes=FLOATS,
+    Kernel("torch.nn.Module.zero_grad", "module", dense_layers(WIDTH, WIDTH, WIDTH), dtypes=FLOATS,
            setup=_zero_grad_setup, reference=_zero_grad_ref, tol=DOT_TOL, **paper(100, 625)),
 ]
