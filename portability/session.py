@@ -266,7 +266,7 @@ class PortabilitySession:
             if self.cases:
                 self.cases.close()
             self.config.workeroutput["portability"] = {  # type: ignore[attr-defined]
-                "frameworks": _frameworks_meta(self.infos), **self._stats(),
+                "worker": self.worker_id, "frameworks": _frameworks_meta(self.infos), **self._stats(),
             }
             return
         if self.writer is None:
@@ -285,6 +285,9 @@ class PortabilitySession:
                 collected=self.config.stash.get(COLLECTED_KEY, None),
                 frameworks=frameworks,
                 numerics={k: v for meta in frameworks.values() for k, v in meta["numerics"].items()},
+                # each xdist worker's framework workers run on CPUs of their own (portability.cpus)
+                xdist_cpus={o.get("worker"): {fw: meta.get("cpus") for fw, meta in o["frameworks"].items()}
+                            for o in self.node_outputs},
                 workers_started=sum(o["workers_started"] for o in self.node_outputs),
                 worker_startup_s=[x for o in self.node_outputs for x in o["worker_startup_s"]],
             )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from portability import cpus as cpus_module
 from portability import parallel, storage
 
 pytest_plugins = ["pytester"]
@@ -64,4 +65,9 @@ def test_parallel_run_gives_the_serial_verdicts_in_one_run_directory(pytester: p
     assert p_run.meta["parallel"]["workers"] == 2
     assert {c["xdist_worker"] for c in p_run.cases} == {"gw0", "gw1"}  # timings taken side by side
     assert set(p_run.meta["frameworks"]) == {"torch", "jax"}
+    pinned = p_run.meta["xdist_cpus"]  # one CPU each by default, a different one while there are enough
+    assert set(pinned) == {"gw0", "gw1"} and all(len(cpus) == 1 for w in pinned.values() for cpus in w.values())
+    if len(cpus_module.allowed()) >= 2:
+        assert {c for cpus in pinned["gw0"].values() for c in cpus}.isdisjoint(
+            c for cpus in pinned["gw1"].values() for c in cpus)
     par.stdout.fnmatch_lines(["*portability summary*", f"run written to {p_dir.relative_to(pytester.path)}*"])
