@@ -1,11 +1,11 @@
 """(f) Isolation from earlier cases: a microsecond torch kernel timed through a live worker before
-and after another case leaves a thread behind that has run an OpenMP region (as the gloo and
-checkpoint threads of torch.distributed kernels do), with the suite's default ``--cpu-threads 1``
+and after another case leaves a thread behind that has run an OpenMP region (cases do leave threads:
+torch.distributed's gloo threads live as long as the worker), with the suite's default ``--cpu-threads 1``
 and with ``--cpu-threads all`` (torch's own two threads here).
 
 With two threads libgomp stops spinning as soon as the process has more OpenMP threads than CPUs,
-so every later parallel region waits for a sleeping thread: the cause of the A/A benchmark's false
-torch slowdowns. Target: with the default, the kernel's time after / before stays under the
+so every later parallel region waits for a sleeping thread: the signature of the false torch
+slowdowns the A/A benchmark once found. Target: with the default, the kernel's time after / before stays under the
 slowdown threshold (1.5); the ``all`` figure is reported, not judged (it depends on the machine).
 """
 

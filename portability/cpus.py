@@ -3,12 +3,13 @@
 A framework's CPU thread pool is a source of timing noise that has nothing to do with the
 function measured. With two OpenMP threads on a two-CPU machine, every parallel region of a
 microsecond torch kernel has to wake the second thread; how long that takes depends on whether
-the thread is still spinning, and libgomp stops spinning almost at once as soon as any other
-thread of the process has ever run an OpenMP region (a gloo or checkpoint thread left by an
-earlier case): the same 4,096-float ``torch.exp`` then takes 50 us instead of 5 us, for the rest
-of the worker's life. So by default each worker is pinned to one CPU (``--cpu-threads 1``), as
-``torch.utils.benchmark`` times with one thread by default: no parallel region ever waits for a
-second thread, and the measurement no longer depends on what earlier cases left behind.
+the thread is still spinning, and libgomp all but stops spinning while the process has more
+OpenMP threads than CPUs, which any other live thread that has run an OpenMP region brings about
+(earlier cases leave threads: torch.distributed's gloo threads live as long as the worker): the same
+4,096-float ``torch.exp`` then takes 50 us instead of 5 us. So by default each worker is pinned
+to one CPU (``--cpu-threads 1``), as ``torch.utils.benchmark`` times with one thread by default:
+no parallel region ever waits for a second thread, and the measurement no longer depends on
+what earlier cases left behind.
 
 The CPU affinity is the one limit all three frameworks obey (OpenMP, TensorFlow's and XLA's
 thread pools size themselves from it; JAX has no other); the usual environment variables are set
