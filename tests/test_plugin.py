@@ -143,11 +143,11 @@ CHAOS = """
 
 def test_crash_and_hang_cost_one_case_each_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
     write_kernels(pytester, "torch", "chaos", CHAOS)
-    result = pytester.runpytest_subprocess("--backend=cpu", "--case-timeout=4", "--results-dir=out", *FAST, "kernels")
+    result = pytester.runpytest_subprocess("--backend=cpu", "--case-timeout=15", "--results-dir=out", *FAST, "kernels")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines([
         "*torch.abs [[]float32, cpu[]]: fail:crash: worker killed by SIGSEGV: Fatal Python error: Segmentation fault*",
-        "*torch.neg [[]float32, cpu[]]: fail:timeout: no result within the case time limit of 4 s*",
+        "*torch.neg [[]float32, cpu[]]: fail:timeout: no result within the case time limit of 15 s*",
     ])
     run = only_run(pytester.path / "out")
     assert run.status == storage.COMPLETE
@@ -176,10 +176,13 @@ SLOW = """
 def _start(pytester: pytest.Pytester, results: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "pytest", "--backend=cpu", f"--results-dir={results}", "--timing-budget=0.01",
            "-p", "no:cacheprovider", "kernels"]
-    return subprocess.Popen(cmd, cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A background job of a non-interactive shell starts with SIGINT ignored, and Python then installs no
+    # Ctrl-C handler: give the child the default disposition, as an interactive terminal would.
+    return subprocess.Popen(cmd, cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-def _wait_for_cases(results: Path, n: int, timeout: float = 120) -> Path:
+def _wait_for_cases(results: Path, n: int, timeout: float = 600) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for run in storage.find_runs(results):
@@ -190,7 +193,7 @@ def _wait_for_cases(results: Path, n: int, timeout: float = 120) -> Path:
     raise AssertionError(f"fewer than {n} cases in {results} after {timeout} s")
 
 
-def _gone(pid: int, timeout: float = 10) -> bool:
+def _gone(pid: int, timeout: float = 120) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -206,7 +209,7 @@ def test_sigkill_keeps_every_finished_case(pytester: pytest.Pytester) -> None:
     proc = _start(pytester, "out")
     run_dir = _wait_for_cases(pytester.path / "out", 2)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    proc.wait(300)
     run = storage.read_run(run_dir)
     assert run.status == storage.INTERRUPTED  # run.json still says "running"
     assert run.meta["status"] == storage.RUNNING
@@ -222,7 +225,7 @@ def test_ctrl_c_marks_the_run_interrupted(pytester: pytest.Pytester) -> None:
     proc = _start(pytester, "out")
     run_dir = _wait_for_cases(pytester.path / "out", 2)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(60) == pytest.ExitCode.INTERRUPTED
+    assert proc.wait(300) == pytest.ExitCode.INTERRUPTED
     run = storage.read_run(run_dir)
     assert run.meta["status"] == storage.INTERRUPTED and run.meta["ended"]
     assert len(run.cases) >= 2
@@ -291,7 +294,7 @@ SLEEPY = """
     def sleepy(c, x):
         CALLS[0] += 1
         slow = {"always": True, "first7": CALLS[0] <= 7}.get(os.environ.get("SLEEPY", ""), False)
-        time.sleep(0.02 if slow else 0.002)
+        time.sleep(0.05 if slow else 0.002)
         return c.fn(x)
 
     KERNELS = [Kernel("torch.abs", "elementwise", normal(8), call=sleepy, reference=np.abs)]
@@ -325,7 +328,7 @@ def test_a_directory_option_given_as_a_separate_token_is_caught(tmp_path: Path) 
     (run / "run.json").write_text("{}")
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.run([sys.executable, "-m", "pytest", "--backend=cpu", "--baseline", str(run), "--collect-only"],
-                          cwd=root, capture_output=True, text=True, timeout=120)
+                          cwd=root, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 4
     assert f"write --baseline={run} (with '=')" in proc.stderr, proc.stdout[-500:]
 
