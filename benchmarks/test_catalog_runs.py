@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from portability import backends, storage
+from portability.results import storage
+from portability.runner import backends
 
 from .conftest import FIGURES
 

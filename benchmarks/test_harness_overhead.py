@@ -14,10 +14,13 @@ from typing import Any
 
 import pytest
 
-from portability import backends, classify, cpus, storage
-from portability.catalog import Case, find_kernel
-from portability.pool import Pool
-from portability.session import build_record, judge_slowdown
+from portability import verdicts
+from portability.catalog.cases import Case
+from portability.catalog.load import find_kernel
+from portability.harness.session import build_record, judge_slowdown
+from portability.results import storage
+from portability.runner import backends, cpus
+from portability.runner.pool import Pool
 
 from .conftest import FIGURES
 
@@ -46,7 +49,7 @@ def test_harness_overhead(benchmark: Any, tmp_path: Path) -> None:
     def one_case() -> None:
         t0 = time.perf_counter()
         facts = pool.run("jax", case.__dict__, config, 60)
-        verdict, ratio = judge_slowdown(classify.case_outcome(facts), facts, None, 1.5)
+        verdict, ratio = judge_slowdown(verdicts.case_outcome(facts), facts, None, 1.5)
         log.append(build_record(case, kernel, nodeid, facts, verdict, ratio, time.perf_counter() - t0))
         wall = time.perf_counter() - t0
         assert verdict.outcome == "pass", verdict

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from portability import report, storage
+from portability.results import report, storage
 
 from .conftest import FIGURES
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from portability import backends, cpus
-from portability.catalog import Case, find_kernel
-from portability.pool import Pool
+from portability.catalog.cases import Case
+from portability.catalog.load import find_kernel
+from portability.runner import backends, cpus
+from portability.runner.pool import Pool
 
 from .conftest import FIGURES
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from portability import backends, timing
+from portability.runner import backends, timing
 
 from .conftest import FIGURES
 

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 def load_runs(paths: Any) -> "pd.DataFrame":
     """Every case of the given run directories as a pandas DataFrame, one row per case
-    (columns: ``portability.frames.COLUMNS``). pandas is imported on first use."""
-    from portability.frames import load_runs as _load
+    (columns: ``portability.results.frames.COLUMNS``). pandas is imported on first use."""
+    from portability.results.frames import load_runs as _load
 
     return _load(paths)

@@ -8,9 +8,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from portability import storage, summary
-from portability.catalog import FRAMEWORKS
 from portability.options import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
+from portability.results import storage, summary
+from portability.vocabulary import FRAMEWORKS
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -51,7 +51,7 @@ def _cases(args: argparse.Namespace) -> int:
 def _mine(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from portability import mine
+    from portability.usage import mine
 
     paths = [Path(p) for p in args.paths]
     for path in paths:
@@ -75,7 +75,7 @@ def _mine(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from portability import mine, sample
+    from portability.usage import mine, sample
 
     table_path = Path(args.table or f"kernels/{args.framework}/frequency.json")
     try:
@@ -101,9 +101,9 @@ def _sample(args: argparse.Namespace) -> int:
 def _catalog(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from portability import inventory
     from portability.catalog import CatalogError
     from portability.options import parse_frameworks
+    from portability.usage import inventory
 
     try:
         frameworks = parse_frameworks(args.framework, list(FRAMEWORKS))
@@ -133,7 +133,7 @@ def _catalog(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from portability import compare
+    from portability.results import compare
 
     base, new = storage.read_run(args.base), storage.read_run(args.new)
     mismatch = compare.timing_mismatch(base.meta, new.meta)
@@ -158,7 +158,7 @@ def _compare(args: argparse.Namespace) -> int:
 def _expectations(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from portability import expectations
+    from portability.results import expectations
 
     run = storage.read_run(args.run)
     if run.status != storage.COMPLETE:
@@ -173,7 +173,7 @@ def _expectations(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from portability import frames
+    from portability.results import frames
 
     out = Path(args.output or f"{Path(args.run).name}.{args.format}")
     frames.export(args.run, args.format, out)
@@ -184,7 +184,7 @@ def _export(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from portability import report
+    from portability.results import report
 
     runs = [Path(p) for p in args.runs] or storage.find_runs(Path(args.results_dir))
     if not runs:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portability import cpus, timing
-from portability.catalog import BACKENDS, DEFAULT_SIZE, DTYPES, FRAMEWORKS, SIZES
+from portability.runner import cpus, timing
+from portability.vocabulary import BACKENDS, DEFAULT_SIZE, DTYPES, FRAMEWORKS, SIZES
 
 DEFAULT_THRESHOLD = 1.5
 DEFAULT_CASE_TIMEOUT = 120.0
@@ -140,7 +140,7 @@ class Settings:
 def _expectations(value: str | None) -> Path | None:
     if value is None:
         return None
-    from portability import expectations
+    from portability.results import expectations
 
     try:
         expectations.read(Path(value))

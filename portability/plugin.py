@@ -12,9 +12,14 @@ from typing import Any
 
 import pytest
 
-from portability import backends, catalog, options, parallel, storage, summary
-from portability.collect import SESSION_KEY, CaseItem, CatalogFile
-from portability.session import COLLECTED_KEY, PortabilitySession
+from portability import options
+from portability.catalog.load import framework_of
+from portability.harness import parallel
+from portability.harness.collect import SESSION_KEY, CaseItem, CatalogFile
+from portability.harness.session import COLLECTED_KEY, PortabilitySession
+from portability.results import storage, summary
+from portability.runner import backends
+from portability.vocabulary import FRAMEWORKS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = state
     if state.workerinput is not None:
         parallel.pin(state.workerinput)
-    for fw in catalog.FRAMEWORKS:
+    for fw in FRAMEWORKS:
         config.addinivalue_line("markers", f"{fw}: a catalog case of {fw}")
     config.addinivalue_line("markers", "paper: a function sampled by Mince et al. 2023")
     config.addinivalue_line("markers", "sample: a function drawn in our usage sample (kernels/<framework>/sample.json)")
@@ -71,7 +76,7 @@ def _python_plugin_collects(path: Path, parent: pytest.Collector) -> bool:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if catalog.framework_of(file_path) is None or _python_plugin_collects(file_path, parent):
+    if framework_of(file_path) is None or _python_plugin_collects(file_path, parent):
         return None
     collector: CatalogFile = CatalogFile.from_parent(parent, path=file_path)
     return collector
@@ -82,7 +87,7 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
     """A catalog file named on the command line is still a catalog file, never imported as a test
     module: that import would put ``kernels/<fw>`` on ``sys.path``, which spawned workers inherit,
     and a catalog file named like a standard module (``random.py``) would shadow it there."""
-    if catalog.framework_of(module_path) is None:
+    if framework_of(module_path) is None:
         return None
     collector: CatalogFile = CatalogFile.from_parent(parent, path=module_path)
     return collector
@@ -143,7 +148,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             tr.write_line(line)
     tr.write_line(f"run written to {state.writer.dir}")
     if state.settings.report:
-        from portability import report
+        from portability.results import report
 
         out = state.settings.results_dir / "index.html"
         try:

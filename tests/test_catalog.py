@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from portability import inventory, selftest
-from portability.backends import installed
-from portability.catalog import FRAMEWORKS
 from portability.cli import main
+from portability.runner import selftest
+from portability.runner.backends import installed
+from portability.usage import inventory
+from portability.vocabulary import FRAMEWORKS
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_FUNCTIONS = 150
@@ -52,8 +53,7 @@ def test_catalog_command_lists_kernels_and_prints_coverage(capsys) -> None:
 BAD_CATALOG = '''
     import numpy as np
 
-    from portability.builders import normal
-    from portability.catalog import Kernel
+    from portability.catalog import Kernel, normal
 
     KERNELS = [
         # sound: the CPU float64 run is the reference

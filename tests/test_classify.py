@@ -6,7 +6,7 @@ Each row was produced by running the framework (see the comment on each), not wr
 
 import pytest
 
-from portability.classify import case_outcome, classify_exception, first_line
+from portability.verdicts import case_outcome, classify_exception, first_line
 
 REAL = [
     # torch 2.13 CPU

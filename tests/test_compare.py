@@ -3,7 +3,7 @@
 import ml_dtypes
 import numpy as np
 
-from portability.worker import cast_input, compare
+from portability.runner.worker import cast_input, compare
 
 
 def test_within_tolerance_passes_and_reports_tolerance_used():

@@ -1,10 +1,10 @@
-"""Which CPUs each framework worker is pinned to (``portability.cpus``): pure choices."""
+"""Which CPUs each framework worker is pinned to (``portability.runner.cpus``): pure choices."""
 
 from __future__ import annotations
 
 import pytest
 
-from portability import cpus
+from portability.runner import cpus
 
 
 def test_parse_counts_and_all() -> None:

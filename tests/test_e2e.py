@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from portability import inventory, storage
-from portability.backends import installed
-from portability.catalog import FRAMEWORKS
+from portability.results import storage
+from portability.runner.backends import installed
+from portability.usage import inventory
+from portability.vocabulary import FRAMEWORKS
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = {"id", "framework", "api", "category", "dtype", "variant", "backend", "outcome", "failure", "message",

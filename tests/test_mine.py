@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from portability import mine, sample
 from portability.cli import main
+from portability.usage import mine, sample
 
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 

@@ -1,7 +1,7 @@
 import pytest
 
 from portability import outcomes
-from portability.summary import function_verdicts, render
+from portability.results.summary import function_verdicts, render
 
 
 @pytest.mark.parametrize(("cases", "verdict"), [
@@ -48,7 +48,7 @@ def test_summary_counts_functions_and_prints_denominators():
 
 
 def test_unavailable_error_names_what_each_framework_sees():
-    from portability.session import unavailable_error
+    from portability.harness.session import unavailable_error
 
     infos = {
         "torch": {"visible": {"cpu": "cpu", "gpu": "cuda:0 H100"}, "reasons": {"tpu": "torch_xla is not installed"}},
@@ -64,10 +64,11 @@ def test_a_backend_one_framework_cannot_see_is_unavailable_not_a_failure(tmp_pat
     """On a machine where torch sees a GPU but TensorFlow does not, TF's gpu cases are `unavailable`."""
     from types import SimpleNamespace
 
-    from portability import storage
-    from portability.catalog import Case, Kernel
+    from portability.catalog import Kernel
+    from portability.catalog.cases import Case
+    from portability.harness.session import PortabilitySession
     from portability.options import settings
-    from portability.session import PortabilitySession
+    from portability.results import storage
 
     opts = {"backend": "cpu,gpu", "framework": None, "dtype": None, "baseline": None, "slowdown_threshold": 1.5,
             "baseline_noise": 2.0,

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from portability import cpus as cpus_module
-from portability import parallel, storage
+from portability.harness import parallel
+from portability.results import storage
+from portability.runner import cpus as cpus_module
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[1]

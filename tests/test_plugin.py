@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from portability import storage
+from portability.results import storage
 
 pytest_plugins = ["pytester"]
 
@@ -67,8 +67,7 @@ def test_options_are_validated_with_one_line_errors(pytester: pytest.Pytester, a
 
 def test_malformed_entry_fails_collection_naming_it(pytester: pytest.Pytester) -> None:
     write_kernels(pytester, "torch", "broken", """
-        from portability.builders import normal
-        from portability.catalog import Kernel
+        from portability.catalog import Kernel, normal
         KERNELS = [
             Kernel("torch.abs", "elementwise", normal(4)),
             Kernel("torch.neg", "arithmetic", normal(4)),
@@ -82,8 +81,7 @@ def test_malformed_entry_fails_collection_naming_it(pytester: pytest.Pytester) -
 
 def test_an_api_defined_in_two_catalog_files_is_an_error(pytester: pytest.Pytester) -> None:
     body = """
-        from portability.builders import normal
-        from portability.catalog import Kernel
+        from portability.catalog import Kernel, normal
         KERNELS = [Kernel("torch.abs", "elementwise", normal(4))]
     """
     write_kernels(pytester, "torch", "a", body)
@@ -109,8 +107,7 @@ def test_catalog_modules_must_not_import_their_framework(pytester: pytest.Pytest
 def test_unavailable_backend_stops_at_once_naming_what_each_framework_sees(pytester: pytest.Pytester) -> None:
     write_kernels(pytester, "torch", "one", """
         import numpy as np
-        from portability.builders import normal
-        from portability.catalog import Kernel
+        from portability.catalog import Kernel, normal
         KERNELS = [Kernel("torch.abs", "elementwise", normal(8), reference=np.abs)]
     """)
     result = pytester.runpytest_subprocess("--backend=gpu", "--results-dir", "out", "kernels")
@@ -124,8 +121,7 @@ def test_unavailable_backend_stops_at_once_naming_what_each_framework_sees(pytes
 CHAOS = """
     import os, signal, time
     import numpy as np
-    from portability.builders import normal
-    from portability.catalog import Kernel
+    from portability.catalog import Kernel, normal
 
     def segfault(c, x):
         os.kill(os.getpid(), signal.SIGSEGV)
@@ -161,8 +157,7 @@ def test_crash_and_hang_cost_one_case_each_and_the_run_goes_on(pytester: pytest.
 SLOW = """
     import time
     import numpy as np
-    from portability.builders import normal
-    from portability.catalog import Kernel
+    from portability.catalog import Kernel, normal
 
     def slow(c, x):
         time.sleep(0.25)
@@ -234,18 +229,17 @@ def test_ctrl_c_marks_the_run_interrupted(pytester: pytest.Pytester) -> None:
 def test_dtype_option_restricts_the_sweep_and_ids_are_stable(pytester: pytest.Pytester) -> None:
     write_kernels(pytester, "torch", "few", """
         import numpy as np
-        from portability.builders import normal
-        from portability.catalog import Kernel
+        from portability.catalog import Kernel, normal
         KERNELS = [Kernel("torch.abs", "elementwise", {"vec": normal(8), "mat": normal(4, 4)},
                           dtypes=("float32", "float64", "float16"), reference=np.abs)]
     """)
     result = pytester.runpytest_subprocess("--backend=cpu", "--dtype=float64,float16", "--collect-only", "-q",
                                            "kernels")
     result.stdout.fnmatch_lines([
-        "kernels/torch/few.py::torch.abs[float64-vec-cpu]",
-        "kernels/torch/few.py::torch.abs[float64-mat-cpu]",
-        "kernels/torch/few.py::torch.abs[float16-vec-cpu]",
-        "kernels/torch/few.py::torch.abs[float16-mat-cpu]",
+        "kernels/torch/few.py::torch.abs[vec-float64-cpu]",
+        "kernels/torch/few.py::torch.abs[mat-float64-cpu]",
+        "kernels/torch/few.py::torch.abs[vec-float16-cpu]",
+        "kernels/torch/few.py::torch.abs[mat-float16-cpu]",
     ])
     assert "float32" not in result.stdout.str()
     assert not (pytester.path / "reports").exists()  # collecting starts no worker and writes no run
@@ -254,8 +248,7 @@ def test_dtype_option_restricts_the_sweep_and_ids_are_stable(pytester: pytest.Py
 def test_framework_errors_are_data(pytester: pytest.Pytester) -> None:
     """A message from a framework is stored as it is; one JSON record per case."""
     write_kernels(pytester, "torch", "raises", """
-        from portability.builders import normal
-        from portability.catalog import Kernel
+        from portability.catalog import Kernel, normal
         def boom(c, x):
             raise RuntimeError("<script>alert(1)</script> not implemented for 'Half'")
         KERNELS = [Kernel("torch.abs", "elementwise", normal(4), call=boom)]
@@ -274,8 +267,7 @@ def test_catalog_file_named_like_a_stdlib_module_runs_when_named_on_the_command_
     sys.path, where kernels/torch/random.py shadowed `random` in the spawned worker."""
     write_kernels(pytester, "torch", "random", """
         import numpy as np
-        from portability.builders import normal
-        from portability.catalog import Kernel
+        from portability.catalog import Kernel, normal
         KERNELS = [Kernel("torch.abs", "elementwise", normal(4), reference=np.abs)]
     """)
     result = pytester.runpytest_subprocess("--backend=cpu", "--results-dir=out", *FAST, "kernels/torch/random.py")
@@ -286,8 +278,7 @@ def test_catalog_file_named_like_a_stdlib_module_runs_when_named_on_the_command_
 SLEEPY = """
     import os, time
     import numpy as np
-    from portability.builders import normal
-    from portability.catalog import Kernel
+    from portability.catalog import Kernel, normal
 
     CALLS = [0]
 
@@ -343,7 +334,7 @@ THREADS = """
 
 @pytest.mark.parametrize("threads", ["default", "all"])
 def test_workers_get_one_pinned_cpu_unless_told_otherwise(pytester: pytest.Pytester, threads: str) -> None:
-    from portability import cpus
+    from portability.runner import cpus
 
     write_kernels(pytester, "torch", "threads", THREADS)
     args = () if threads == "default" else (f"--cpu-threads={threads}",)
@@ -365,8 +356,7 @@ def test_workers_get_one_pinned_cpu_unless_told_otherwise(pytester: pytest.Pytes
 LEAVES_GARBAGE = """
     import os
     import numpy as np
-    from portability.builders import normal
-    from portability.catalog import Kernel
+    from portability.catalog import Kernel, normal
 
     def _cycle(c, x):
         node = {"payload": np.ones(8_000_000)}  # 64 MB that only a reference cycle keeps

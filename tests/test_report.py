@@ -19,17 +19,16 @@ import pandas as pd
 import pytest
 
 import portability
-from portability import storage, summary
-from portability.backends import installed
 from portability.cli import main
+from portability.results import storage, summary
+from portability.runner.backends import installed
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>window.__xss = 1</script> refused <b>this</b>"
 
 HOSTILE_KERNEL = f'''
-from portability.builders import normal
-from portability.catalog import Kernel
+from portability.catalog import Kernel, normal
 
 
 def _refuse(c, x):
@@ -244,7 +243,7 @@ def test_compare_fails_on_an_introduced_failure(runs: dict[str, Any], tmp_path: 
 
 
 def test_the_compare_section_matches_the_terminal_counts(opened: Any, runs: dict[str, Any]) -> None:
-    from portability import compare
+    from portability.results import compare
 
     expected = compare.counts(compare.compare_runs(runs["b"].cases, runs["a"].cases))
     shown = opened.eval_on_selector_all("[data-change]", "els => els.map(e => [e.dataset.change, e.innerText])")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from portability import report, storage
+from portability.results import report, storage
 
 
 def case(api: str, backend: str, outcome: str = "pass", median: float = 1e-3, fw: str = "torch") -> dict[str, Any]:

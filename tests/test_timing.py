@@ -1,6 +1,6 @@
 import numpy as np
 
-from portability import timing
+from portability.runner import timing
 
 
 def test_summarize_uses_pytest_benchmark_statistics():
@@ -102,8 +102,8 @@ def test_measure_syncs_inside_every_round_and_respects_budget():
 
 
 def test_against_a_stored_run_the_machines_run_to_run_noise_is_allowed_for():
-    from portability.classify import Verdict
-    from portability.session import judge_slowdown
+    from portability.harness.session import judge_slowdown
+    from portability.verdicts import Verdict
 
     ref = list(1e-3 * (1 + 0.02 * np.random.default_rng(3).standard_normal(30)))
     facts = {"timing": {"samples_s": [x * 2.5 for x in ref]}}

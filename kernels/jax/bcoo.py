@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, sparse_matrix
-from portability.catalog import Kernel, same
+from portability.catalog import BIG_SIDE, Kernel, same, sparse_matrix
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 DTYPES = (*FLOATS, "int32")

@@ -5,8 +5,7 @@ Functions users define once are defined (and jitted) once here too, in ``setup``
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal, positive
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, normal, positive
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 

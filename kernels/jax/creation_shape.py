@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import integers
-from portability.catalog import Keep, Kernel, paper, same
+from portability.catalog import Keep, Kernel, integers, paper, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "complex64", "int32", "int64", "bool")

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE
-from portability.catalog import Keep, Kernel, same
+from portability.catalog import BIG_SIDE, Keep, Kernel, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 CASTS = (*FLOATS, "complex64", "int32", "int8", "bool")

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal, uniform
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, normal, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 QUERY = (*FLOATS, "complex64", "int32", "bool")

@@ -3,8 +3,7 @@
 import numpy as np
 from scipy import special as sps
 
-from portability.builders import int_pair, normal, pair, positive, uniform
-from portability.catalog import Keep, Kernel, paper, same
+from portability.catalog import Keep, Kernel, int_pair, normal, pair, paper, positive, same, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (64 * 1024, 1 << 20)  # elements in the big elementwise arrays

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import normal
-from portability.catalog import Kernel
+from portability.catalog import Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: JAX has no complex32: half-precision inputs transform in complex64, as they would be stored.

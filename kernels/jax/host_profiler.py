@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from portability.builders import BIG_SIDE
-from portability.catalog import Keep, Kernel
+from portability.catalog import BIG_SIDE, Keep, Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 

@@ -3,8 +3,7 @@
 import numpy as np
 from scipy import special as sps
 
-from portability.builders import normal
-from portability.catalog import Kernel
+from portability.catalog import Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (64 * 1024, 1 << 20)

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import matmul, normal, nothing
-from portability.catalog import Kernel, paper, same
+from portability.catalog import Kernel, matmul, normal, nothing, paper, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 

@@ -3,8 +3,7 @@ with explicit dimension numbers and locally connected (unshared-weight) convolut
 
 import numpy as np
 
-from portability.builders import normal
-from portability.catalog import Kernel
+from portability.catalog import Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (4096, 1 << 20)

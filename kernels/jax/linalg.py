@@ -4,8 +4,7 @@ import numpy as np
 import scipy.linalg
 import scipy.signal
 
-from portability.builders import matmul, normal, spd, well_conditioned
-from portability.catalog import Kernel, paper
+from portability.catalog import Kernel, matmul, normal, paper, spd, well_conditioned
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: complex outputs of real inputs: what the eigen-decomposition of each input dtype should give

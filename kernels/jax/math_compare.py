@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import int_pair, normal
-from portability.catalog import Keep, Kernel, same
+from portability.catalog import Keep, Kernel, int_pair, normal, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (64 * 1024, 1 << 20)  # elements in the big elementwise arrays

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, VEC, int_pair, normal, pair, positive
-from portability.catalog import Kernel, same
+from portability.catalog import BIG_SIDE, VEC, Kernel, int_pair, normal, pair, positive, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 BITS = ("int32", "int64", "int8", "uint8", "bool")

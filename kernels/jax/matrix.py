@@ -3,8 +3,7 @@
 import numpy as np
 import scipy.linalg
 
-from portability.builders import BIG_SIDE, SIDE, VEC, normal, pair
-from portability.catalog import Kernel, same
+from portability.catalog import BIG_SIDE, SIDE, VEC, Kernel, normal, pair, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 

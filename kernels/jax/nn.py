@@ -3,8 +3,7 @@
 import numpy as np
 from scipy import special as sps
 
-from portability.builders import normal
-from portability.catalog import Keep, Kernel, paper
+from portability.catalog import Keep, Kernel, normal, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (64 * 1024, 1 << 20)

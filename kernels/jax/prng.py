@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import nothing
-from portability.catalog import Kernel, paper
+from portability.catalog import Kernel, nothing, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 

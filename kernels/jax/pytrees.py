@@ -1,7 +1,6 @@
 """Pytree utilities from the usage sample: jax.tree.map, tree_leaves, tree.transpose, custom nodes."""
 
-from portability.builders import BIG_SIDE
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import integers, normal, uniform
-from portability.catalog import Keep, Kernel, paper, same
+from portability.catalog import Keep, Kernel, integers, normal, paper, same, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Only the number of independent reductions grows with --size, never their length: a sum

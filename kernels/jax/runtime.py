@@ -6,8 +6,7 @@ kernels check what the API itself decides, against what JAX reports elsewhere.
 
 import numpy as np
 
-from portability.builders import nothing
-from portability.catalog import Kernel
+from portability.catalog import Kernel, nothing
 
 PLATFORMS = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "rocm": "gpu", "tpu": "tpu"}
 

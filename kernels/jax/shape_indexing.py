@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, VEC, integers
-from portability.catalog import Keep, Kernel, same
+from portability.catalog import BIG_SIDE, VEC, Keep, Kernel, integers, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 SHAPE_DTYPES = (*FLOATS, "int32")

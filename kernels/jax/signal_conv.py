@@ -3,8 +3,7 @@
 import numpy as np
 import scipy.signal
 
-from portability.builders import normal, spd
-from portability.catalog import Keep, Kernel, same
+from portability.catalog import Keep, Kernel, normal, same, spd
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: JAX has no complex32: half-precision inputs transform in complex64, as they would be stored.

@@ -1,8 +1,7 @@
 """jax.experimental.sparse: the sparsify transform and BCOO squeeze, from the usage sample."""
 
 
-from portability.builders import BIG_SIDE, sparse_matrix
-from portability.catalog import Kernel, same
+from portability.catalog import BIG_SIDE, Kernel, same, sparse_matrix
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 DTYPES = (*FLOATS, "int32")

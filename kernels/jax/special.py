@@ -3,8 +3,7 @@
 from scipy import special as sps
 from scipy import stats
 
-from portability.builders import normal, positive, uniform
-from portability.catalog import Kernel, paper
+from portability.catalog import Kernel, normal, paper, positive, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (64 * 1024, 1 << 20)

@@ -8,8 +8,7 @@ import io
 
 import numpy as np
 
-from portability.builders import normal, pair
-from portability.catalog import Kernel, paper
+from portability.catalog import Kernel, normal, pair, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 SOME = ("float32", "float64", "bfloat16")  # for utilities whose numerics are not the point

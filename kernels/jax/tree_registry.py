@@ -9,8 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from portability.builders import BIG_SIDE
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 SOME = ("float32", "float64", "bfloat16")  # for utilities whose numerics are not the point

@@ -3,8 +3,7 @@ tf.one_hot, boolean_mask, RaggedTensor.from_tensor, tf.get_static_value ..."""
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, VEC, normal
-from portability.catalog import Keep, Kernel
+from portability.catalog import BIG_SIDE, VEC, Keep, Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "int32", "int64", "bool")

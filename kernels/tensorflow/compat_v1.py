@@ -7,8 +7,7 @@ tf.train.ExponentialMovingAverage. Session outputs are NumPy arrays.
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal, pair
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, normal, pair
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Session.run sums rows of 1024 products at both sizes; --size sets the number of rows.

@@ -10,8 +10,7 @@ reuses the trace.
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal, pair
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, normal, pair
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal
-from portability.catalog import Keep, Kernel
+from portability.catalog import BIG_SIDE, Keep, Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "int32", "int64", "bool")

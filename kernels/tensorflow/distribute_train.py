@@ -8,8 +8,7 @@ Multi-device APIs run in their single-process, single-device form: the default s
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, SIDE, normal, pair
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, SIDE, Kernel, normal, pair
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)

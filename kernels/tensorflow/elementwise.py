@@ -3,8 +3,7 @@
 import numpy as np
 import scipy.special
 
-from portability.builders import BIG_SIDE, normal, uniform
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, normal, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)

@@ -7,8 +7,7 @@ bfloat16 inputs are refused in Python before any kernel runs.
 import numpy as np
 import scipy.fft
 
-from portability.builders import normal
-from portability.catalog import Kernel
+from portability.catalog import Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 COMPLEX_OF = {"float32": "complex64", "float64": "complex128", "float16": "complex64", "bfloat16": "complex64"}

@@ -16,8 +16,7 @@ import weakref
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal, nothing
-from portability.catalog import Keep, Kernel, paper
+from portability.catalog import BIG_SIDE, Keep, Kernel, normal, nothing, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 HOST = "/CPU:0"

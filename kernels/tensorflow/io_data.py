@@ -17,8 +17,7 @@ import weakref
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal
-from portability.catalog import Keep, Kernel
+from portability.catalog import BIG_SIDE, Keep, Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)

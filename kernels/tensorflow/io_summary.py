@@ -15,8 +15,7 @@ import weakref
 import ml_dtypes
 import numpy as np
 
-from portability.builders import VEC, normal, nothing
-from portability.catalog import Keep, Kernel, paper
+from portability.catalog import VEC, Keep, Kernel, normal, nothing, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 

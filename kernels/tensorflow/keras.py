@@ -6,8 +6,7 @@ parameters; the forward pass (or one optimizer step) is what is timed.
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, SIDE, normal
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, SIDE, Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 

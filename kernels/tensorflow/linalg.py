@@ -8,8 +8,7 @@ with "Could not find device for node" and bfloat16 is refused by the op's type l
 import numpy as np
 import scipy.linalg
 
-from portability.builders import SIDE, matmul, spd, well_conditioned
-from portability.catalog import Kernel
+from portability.catalog import SIDE, Kernel, matmul, spd, well_conditioned
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Tall matrices for SVD: 64x48, or 512x384 at medium.

@@ -3,8 +3,7 @@ tf.math.log, tf.maximum, tf.reduce_sum, tf.argmax, tf.matmul, LinearOperatorFull
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, integers, normal, pair, positive
-from portability.catalog import Keep, Kernel
+from portability.catalog import BIG_SIDE, Keep, Kernel, integers, normal, pair, positive
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)

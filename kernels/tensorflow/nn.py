@@ -4,8 +4,7 @@ import numpy as np
 import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.builders import BIG_SIDE, normal
-from portability.catalog import Keep, Kernel
+from portability.catalog import BIG_SIDE, Keep, Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: conv3d sums 216 products per output (3x3x3x8), like a K=216 matmul: the matmul-style low-precision tolerance.

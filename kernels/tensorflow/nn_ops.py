@@ -5,8 +5,7 @@ import numpy as np
 import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.builders import BIG_SIDE, normal
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)

@@ -3,8 +3,7 @@
 import numpy as np
 import scipy.stats
 
-from portability.builders import BIG_SIDE
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: 65536 samples at small, not fewer: _check_normal's fixed bounds (0.02 on the std, 0.01 on the

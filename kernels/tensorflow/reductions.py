@@ -3,8 +3,7 @@
 import numpy as np
 import scipy.special
 
-from portability.builders import integers, normal, uniform
-from portability.catalog import Kernel
+from portability.catalog import Kernel, integers, normal, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Rows of 1024 (reductions, selections) or 256 (scans): the reduced length stays the same at both

@@ -2,8 +2,7 @@
 
 import scipy.special
 
-from portability.builders import BIG_SIDE, normal, positive, uniform
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, normal, positive, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)

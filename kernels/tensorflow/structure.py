@@ -15,8 +15,7 @@ import weakref
 import ml_dtypes
 import numpy as np
 
-from portability.builders import BIG_SIDE, VEC, normal, nothing, pair
-from portability.catalog import Kernel, paper
+from portability.catalog import BIG_SIDE, VEC, Kernel, normal, nothing, pair, paper
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 INTS = ("int8", "int16", "int32", "int64", "uint8")

@@ -3,8 +3,7 @@ tf.tile, tf.transpose, tf.expand_dims, tf.boolean_mask, tf.unique, tf.broadcast_
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal
-from portability.catalog import Keep, Kernel, same
+from portability.catalog import BIG_SIDE, Keep, Kernel, normal, same
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "int32", "int64", "bool")

@@ -14,8 +14,7 @@ import re
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, VEC, normal, nothing, pair
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, VEC, Kernel, normal, nothing, pair
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)

@@ -13,8 +13,7 @@ import weakref
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, nothing
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, nothing
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)

@@ -17,8 +17,7 @@ import weakref
 
 import numpy as np
 
-from portability.builders import VEC, normal
-from portability.catalog import Keep, Kernel
+from portability.catalog import VEC, Keep, Kernel, normal
 
 
 def _tmpdir(owner, prefix):

@@ -10,8 +10,7 @@ and an imaginary part, joined untimed in ``setup`` when the case is complex (``_
 import numpy as np
 import scipy.special
 
-from portability.builders import BIG_SIDE, integers, normal, positive, uniform
-from portability.catalog import Kernel, same
+from portability.catalog import BIG_SIDE, Kernel, integers, normal, positive, same, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 COMPLEX = ("complex64", "complex128")

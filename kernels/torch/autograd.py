@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal, pair
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, normal, pair
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 

@@ -6,8 +6,7 @@ and backward passes of the network it builds, against NumPy, and by exact bookke
 
 import numpy as np
 
-from portability.builders import dense_layers
-from portability.catalog import Keep, Kernel, copy_params, raises
+from portability.catalog import Keep, Kernel, copy_params, dense_layers, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.

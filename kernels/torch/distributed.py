@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from portability.catalog import DEFAULT_TOL, Kernel, copy_params
+from portability.catalog import Kernel, copy_params
+from portability.vocabulary import DEFAULT_TOL
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.

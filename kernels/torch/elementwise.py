@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, normal, uniform
-from portability.catalog import Keep, Kernel
+from portability.catalog import BIG_SIDE, Keep, Kernel, normal, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)  # 64x64 at small, 1024x1024 at medium

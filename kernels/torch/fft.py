@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from portability.builders import normal
-from portability.catalog import Kernel
+from portability.catalog import Kernel, normal
 
 REAL = ("float32", "float64", "float16", "bfloat16")
 #: Real input -> complex spectrum of the matching precision.

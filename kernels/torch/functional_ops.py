@@ -4,8 +4,7 @@ import numpy as np
 import scipy.special as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.builders import BIG_SIDE, normal
-from portability.catalog import Keep, Kernel
+from portability.catalog import BIG_SIDE, Keep, Kernel, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.

@@ -4,8 +4,7 @@ and the complex view used by rotary embeddings, called with the arguments models
 import numpy as np
 import scipy.special as sp
 
-from portability.builders import BIG_SIDE, SIDE
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, SIDE, Kernel
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "complex64", "int64", "bool")

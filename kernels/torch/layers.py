@@ -7,8 +7,7 @@ pass is checked against NumPy; Dropout, whose output is random, is checked by it
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.builders import BIG_SIDE, normal, pair
-from portability.catalog import Keep, Kernel, copy_params
+from portability.catalog import BIG_SIDE, Keep, Kernel, copy_params, normal, pair
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.

@@ -8,8 +8,7 @@ code, either as an explicit dtype refusal or as a missing ``*_cpu`` kernel.
 import numpy as np
 import scipy.linalg
 
-from portability.builders import SIDE, matmul, spd, well_conditioned
-from portability.catalog import Kernel
+from portability.catalog import SIDE, Kernel, matmul, spd, well_conditioned
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Iterative eigen/singular-value solvers and pivoted factorisations lose a few digits in float32.

@@ -4,8 +4,7 @@ bridge, an inverse FFT and least squares, over the dtypes users feed them."""
 import ml_dtypes
 import numpy as np
 
-from portability.builders import BIG_SIDE, uniform
-from portability.catalog import Kernel
+from portability.catalog import BIG_SIDE, Kernel, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "complex64", "int64", "bool")

@@ -7,8 +7,7 @@ answers (names, flags, pointer offsets) are compared exactly with what they must
 
 import numpy as np
 
-from portability.builders import BIG_SIDE, dense_layers, normal
-from portability.catalog import Keep, Kernel, copy_params, paper, raises
+from portability.catalog import BIG_SIDE, Keep, Kernel, copy_params, dense_layers, normal, paper, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.

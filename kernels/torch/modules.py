@@ -9,8 +9,7 @@ import numpy as np
 import scipy.special as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.builders import BIG_SIDE
-from portability.catalog import Keep, Kernel, copy_params
+from portability.catalog import BIG_SIDE, Keep, Kernel, copy_params
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)  # 64x64 at small, 1024x1024 at medium

@@ -8,8 +8,7 @@ import numpy as np
 import scipy.special as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.builders import BIG_SIDE, normal
-from portability.catalog import Keep, Kernel, copy_params
+from portability.catalog import BIG_SIDE, Keep, Kernel, copy_params, normal
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.

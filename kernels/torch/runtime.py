@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from portability.builders import SIDE, VEC, matmul, pair
-from portability.catalog import Keep, Kernel, raises
+from portability.catalog import SIDE, VEC, Keep, Kernel, matmul, pair, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.

@@ -6,8 +6,7 @@ moments with bounds several standard errors wide, so a correct sampler never fai
 
 import numpy as np
 
-from portability.builders import nothing
-from portability.catalog import Kernel
+from portability.catalog import Kernel, nothing
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: One size: torch refuses float16 permutations longer than 2049 (bfloat16 it accepts, and rounds),

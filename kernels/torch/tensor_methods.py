@@ -8,8 +8,7 @@ Views (view, unsqueeze, expand) are checked for their values and for aliasing th
 import numpy as np
 import scipy.special as sp
 
-from portability.builders import BIG_SIDE
-from portability.catalog import Keep, Kernel, raises
+from portability.catalog import BIG_SIDE, Keep, Kernel, raises
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "complex64", "int64", "bool")

@@ -8,8 +8,7 @@ are checked, along with whether the view really aliases its base.
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.builders import normal, uniform
-from portability.catalog import Kernel
+from portability.catalog import Kernel, normal, uniform
 
 FLOATS = ("float32", "float64", "float16", "bfloat16")
 ALL = (*FLOATS, "complex64", "int64", "bool")

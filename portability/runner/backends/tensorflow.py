@@ -36,7 +36,7 @@ class Adapter:
     scope_calls = True
 
     def __init__(self) -> None:
-        # Made explicit from the variables ``portability.cpus`` sets, so that ``threads`` reports
+        # Made explicit from the variables ``portability.runner.cpus`` sets, so that ``threads`` reports
         # them; only possible before the runtime starts (listing logical devices starts it).
         for name, setter in (("TF_NUM_INTRAOP_THREADS", tf.config.threading.set_intra_op_parallelism_threads),
                              ("TF_NUM_INTEROP_THREADS", tf.config.threading.set_inter_op_parallelism_threads)):

@@ -11,10 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from portability import catalog, inventory, outcomes
+from portability import outcomes
+from portability.catalog import CatalogError, Kernel
+from portability.catalog.cases import Case, cases
+from portability.catalog.load import framework_of, load_kernels
+from portability.usage import inventory
 
 if TYPE_CHECKING:
-    from portability.session import PortabilitySession
+    from portability.harness.session import PortabilitySession
 
 
 class CaseFailure(Exception):
@@ -24,9 +28,9 @@ class CaseFailure(Exception):
 class CatalogFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         session: PortabilitySession = self.config.stash[SESSION_KEY]
-        if catalog.framework_of(self.path) not in session.settings.frameworks:
+        if framework_of(self.path) not in session.settings.frameworks:
             return
-        kernels = catalog.load_kernels(self.path)
+        kernels = load_kernels(self.path)
         folder = str(self.path.parent)
         if folder not in session.usage:
             session.usage[folder] = inventory.usage(self.path.parent)
@@ -34,19 +38,19 @@ class CatalogFile(pytest.File):
             # One entry per API across the catalog: the API names the function in every summary.
             first = session.apis.setdefault(kernel.api, str(self.path))
             if first != str(self.path):
-                raise catalog.CatalogError(f"{self.path}: entry {kernel.api!r} is already defined in {first}")
-            for case in catalog.cases(self.path, kernel, session.settings.backends, session.settings.dtypes):
+                raise CatalogError(f"{self.path}: entry {kernel.api!r} is already defined in {first}")
+            for case in cases(self.path, kernel, session.settings.backends, session.settings.dtypes):
                 yield CaseItem.from_parent(self, name=f"{kernel.api}[{case.param}]", case=case, kernel=kernel,
                                            usage=session.usage[folder].get(kernel.api))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, catalog.CatalogError):
+        if isinstance(excinfo.value, CatalogError):
             return f"malformed catalog entry: {excinfo.value}"
         return super().repr_failure(excinfo)
 
 
 class CaseItem(pytest.Item):
-    def __init__(self, *, case: catalog.Case, kernel: catalog.Kernel, usage: dict[str, Any] | None = None,
+    def __init__(self, *, case: Case, kernel: Kernel, usage: dict[str, Any] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.case = case

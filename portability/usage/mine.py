@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from portability.vocabulary import FRAMEWORKS
+
 SCHEMA_VERSION = 1
 METHOD_BUCKET = "<method>"
-#: The top-level module of each framework and the prefix its qualified names are written with.
-MODULES = {"torch": ("torch", "torch"), "jax": ("jax", "jax"), "tensorflow": ("tensorflow", "tf")}
 #: Namespaces whose functions return the framework's array type, so that methods called on their
 #: results can be attributed (``torch.zeros(3).view(...)`` is ``torch.Tensor.view``).
 ARRAY_NAMESPACES = {
@@ -55,7 +55,7 @@ BUILTINS = frozenset(dir(builtins))
 def canonical(module: str, framework: str) -> str | None:
     """``tensorflow.compat.v1`` -> ``tf.compat.v1``, ``tensorflow.compat.v2.x`` -> ``tf.x``; None for a
     module of another library."""
-    top, prefix = MODULES[framework]
+    top, prefix = FRAMEWORKS[framework].module, FRAMEWORKS[framework].prefix
     if framework == "tensorflow" and (module == "tensorflow.compat.v2" or module.startswith("tensorflow.compat.v2.")):
         module = "tensorflow" + module[len("tensorflow.compat.v2"):]  # the TF2 API under its TF2 name
     if module == top or module.startswith(top + "."):
@@ -83,7 +83,7 @@ class Introspector:
         self._cache: dict[str, Any] = {}
         if enabled:
             try:
-                self.module = importlib.import_module(MODULES[framework][0])
+                self.module = importlib.import_module(FRAMEWORKS[framework].module)
                 self.version = str(getattr(self.module, "__version__", "?"))
             except Exception:  # noqa: BLE001 - any import failure means "not introspectable"
                 self.module = None

@@ -17,7 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from portability.catalog import FRAMEWORKS, Kernel, framework_of, load_kernels
+from portability.catalog import Kernel
+from portability.catalog.load import framework_of, load_kernels
+from portability.vocabulary import FRAMEWORKS
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Started with the ``spawn`` method (a fresh interpreter: no device runtime is ever forked). It
 answers each case with *facts* (what happened: exception, output devices and dtypes, check
-results, timings); the pytest process turns facts into an outcome (``classify.case_outcome``).
+results, timings); the pytest process turns facts into an outcome (``verdicts.case_outcome``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from portability import backends, timing
-from portability.catalog import DEFAULT_SIZE, DEFAULT_TOL, FRAMEWORKS, Draw, Keep, Kernel, find_kernel, load_kernels
-from portability.classify import first_line
+from portability.catalog import Draw, Keep, Kernel
+from portability.catalog.load import find_kernel, load_kernels
+from portability.runner import backends, timing
+from portability.verdicts import first_line
+from portability.vocabulary import DEFAULT_SIZE, DEFAULT_TOL, FRAMEWORKS
 
 _NP_DTYPES: dict[str, Any] = {
     "float16": np.float16,
@@ -78,7 +80,7 @@ def resolve(api: str) -> tuple[Any, Any]:
     import importlib
 
     prefix, *parts = api.split(".")
-    top_name = next(mod for p, mod in FRAMEWORKS.values() if p == prefix)
+    top_name = next(f.module for f in FRAMEWORKS.values() if f.prefix == prefix)
     top = importlib.import_module(top_name)
     obj: Any = top
     path = top_name

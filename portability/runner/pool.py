@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portability import cpus as cpu_limits
+from portability.runner import cpus as cpu_limits
 
 #: How long a worker may take to import its framework and report its devices.
 STARTUP_TIMEOUT_S = 180.0
@@ -28,7 +28,7 @@ def entry(conn: Any, framework: str, log_path: str, parent_pid: int, cpus: Seque
     imports NumPy or the framework (both size their thread pools on import), so this module
     imports the worker's machinery only here."""
     pinned = cpu_limits.limit(cpus, threads)
-    from portability import worker
+    from portability.runner import worker
 
     worker.main(conn, framework, log_path, parent_pid, pinned)
 
@@ -71,7 +71,7 @@ def crash_message(exitcode: int | None, log_tail: Iterable[str]) -> str:
 
 class Pool:
     """``cpus``/``threads``: the CPUs each worker is pinned to and the thread count its framework
-    gets (``portability.cpus``); None leaves both to the framework."""
+    gets (``portability.runner.cpus``); None leaves both to the framework."""
 
     def __init__(self, log_dir: Path, prefix: str = "", cpus: Sequence[int] | None = None,
                  threads: int | None = None) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portability import storage
+from portability.results import storage
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -13,13 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from portability.catalog import FRAMEWORKS
-
-_MODULES = {
-    "torch": "portability.backends.torch",
-    "jax": "portability.backends.jax",
-    "tensorflow": "portability.backends.tensorflow",
-}
+from portability.vocabulary import FRAMEWORKS
 
 
 class Backend(Protocol):
@@ -45,7 +39,7 @@ class Backend(Protocol):
 
     def threads(self) -> int | None:
         """The framework's CPU intra-op thread count as it reports it; None where it has no such
-        setting (JAX sizes its pool from the CPU affinity, see ``portability.cpus``)."""
+        setting (JAX sizes its pool from the CPU affinity, see ``portability.runner.cpus``)."""
 
     def device(self, backend: str) -> Any:
         """The framework's device object for a backend name."""
@@ -80,11 +74,11 @@ class Backend(Protocol):
 
 def installed() -> list[str]:
     """Frameworks importable here, found without importing them."""
-    return [fw for fw, (_, mod) in FRAMEWORKS.items() if importlib.util.find_spec(mod) is not None]
+    return [fw for fw, f in FRAMEWORKS.items() if importlib.util.find_spec(f.module) is not None]
 
 
 def load(framework: str) -> Backend:
     """Import the adapter (and with it the framework): only ever called in a worker."""
-    module = importlib.import_module(_MODULES[framework])
+    module = importlib.import_module(FRAMEWORKS[framework].adapter)
     backend: Backend = module.Adapter()
     return backend

@@ -25,8 +25,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from portability import outcomes, timing
+from portability import outcomes
 from portability.options import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
+from portability.runner import timing
 
 INTRODUCED = "failure introduced"
 FIXED = "failure fixed"

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from portability.mine import dump
+from portability.usage.mine import dump
 
 SCHEMA_VERSION = 1
 

@@ -21,8 +21,10 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from portability import compare, inventory, outcomes, storage, summary
-from portability.frames import accelerator
+from portability import outcomes
+from portability.results import compare, storage, summary
+from portability.results.frames import accelerator
+from portability.usage import inventory
 
 VERDICT_ORDER = {v: i for i, v in enumerate(
     (outcomes.FN_COMPLETE, outcomes.FN_PARTIAL, outcomes.FN_SLOWDOWN, outcomes.FN_PASS, outcomes.FN_UNAVAILABLE))}
@@ -372,7 +374,7 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
         found = compare.compare_runs(base.cases, new.cases, timing_mismatch=mismatch)
         changes = {"base": base.run_id, "new": new.run_id, "rows": found, "counts": compare.counts(found)}
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    template = env.from_string(resources.files("portability").joinpath("templates/report.html").read_text())
+    template = env.from_string(resources.files(__package__).joinpath("templates/report.html").read_text())
     return template.render(
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         runs=runs_table(runs), matrix=summary_matrix(runs),

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from portability.catalog import Draw
+from portability.catalog.kernel import Draw
 
 Dim = int | tuple[int, int]
 Builder = Callable[[Draw], dict[str, Any]]

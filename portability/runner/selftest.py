@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from portability.catalog import Draw, Kernel, framework_of, load_kernels
+from portability.catalog import Draw, Kernel
+from portability.catalog.load import framework_of, load_kernels
 
 
 class _Altered:
@@ -56,7 +57,7 @@ def alter(value: Any) -> Any:
 
 def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
     """Problems with one kernel (empty when it is sound)."""
-    from portability import worker  # here, not at import: it is the worker's machinery
+    from portability.runner import worker  # here, not at import: it is the worker's machinery
 
     dtype = "float32" if "float32" in kernel.dtypes else kernel.dtypes[0]
     try:
@@ -78,7 +79,7 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
 
 def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, variant: str, builder: Any,
                    size: str) -> list[str]:
-    from portability import worker
+    from portability.runner import worker
 
     problems: list[str] = []
     where = f"{kernel.api}[{dtype}-{variant}]"
@@ -133,7 +134,7 @@ def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, va
 
 def check_framework(framework: str, kernels_dir: str, size: str = "small") -> dict[str, Any]:
     """Every kernel of one framework; runs in the process that imports the framework."""
-    from portability import backends, worker
+    from portability.runner import backends, worker
 
     adapter = backends.load(framework)
     runner = worker.CaseRunner(adapter)

@@ -10,13 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from portability import classify, compare, cpus, environment, expectations, outcomes, storage, timing
-from portability.catalog import FRAMEWORKS, Case, Kernel
+from portability import outcomes, verdicts
+from portability.catalog import Kernel
+from portability.catalog.cases import Case
+from portability.harness import environment
 from portability.options import Settings
-from portability.pool import Pool, WorkerStartError
+from portability.results import compare, expectations, storage
+from portability.runner import cpus, timing
+from portability.runner.pool import Pool, WorkerStartError
+from portability.vocabulary import FRAMEWORKS
 
 if TYPE_CHECKING:
-    from portability.collect import CaseItem
+    from portability.harness.collect import CaseItem
 
 
 def unavailable_error(backends: tuple[str, ...], infos: dict[str, dict[str, Any]]) -> str | None:
@@ -29,7 +34,7 @@ def unavailable_error(backends: tuple[str, ...], infos: dict[str, dict[str, Any]
     return None
 
 
-def build_record(case: Case, kernel: Kernel, nodeid: str, facts: dict[str, Any], verdict: classify.Verdict,
+def build_record(case: Case, kernel: Kernel, nodeid: str, facts: dict[str, Any], verdict: verdicts.Verdict,
                  ratio: dict[str, Any] | None, duration: float, usage: dict[str, Any] | None = None) -> dict[str, Any]:
     error = facts.get("error") or {}
     return {
@@ -42,7 +47,7 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: dict[str, Any],
         "backend": case.backend,
         "outcome": verdict.outcome,
         "failure": outcomes.category_of(verdict.outcome),
-        "message": classify.first_line(verdict.message, 500),
+        "message": verdicts.first_line(verdict.message, 500),
         "exception": error.get("type"),
         "stage": error.get("stage"),
         "traceback": error.get("traceback"),
@@ -70,9 +75,9 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: dict[str, Any],
 
 
 def judge_slowdown(
-    verdict: classify.Verdict, facts: dict[str, Any], baseline: dict[str, Any] | None, threshold: float,
+    verdict: verdicts.Verdict, facts: dict[str, Any], baseline: dict[str, Any] | None, threshold: float,
     baseline_noise: float = 1.0,
-) -> tuple[classify.Verdict, dict[str, Any] | None]:
+) -> tuple[verdicts.Verdict, dict[str, Any] | None]:
     """Turn a pass into a slowdown when the time ratio's interval lies above the threshold.
 
     Reference: the same case in the ``--baseline`` run if given, else the host CPU timed in the
@@ -94,7 +99,7 @@ def judge_slowdown(
     ratio = {**r.as_dict(), "reference": reference, "threshold": threshold, "noise": noise}
     if verdict.outcome == outcomes.PASS and timing.is_slowdown(r, threshold * noise):
         allowance = f", run-to-run noise {noise:g}x" if noise != 1.0 else ""
-        return classify.Verdict(
+        return verdicts.Verdict(
             outcomes.SLOWDOWN,
             f"{r.ratio:.2f}x slower than the {reference} (95% CI {r.low:.2f}-{r.high:.2f}x, "
             f"threshold {threshold:g}x{allowance})",
@@ -222,12 +227,12 @@ class PortabilitySession:
         info = self.infos.get(case.framework)
         if info is not None and case.backend not in info["visible"]:
             facts: dict[str, Any] = {"backend": case.backend}
-            verdict = classify.Verdict(outcomes.UNAVAILABLE, f"cannot see {case.backend}: "
+            verdict = verdicts.Verdict(outcomes.UNAVAILABLE, f"cannot see {case.backend}: "
                                        f"{info['reasons'].get(case.backend, '?')}")
         else:
             config = {"budget_s": s.timing_budget, "reference_timing": s.baseline is None, "size": s.size}
             facts = self.pool.run(case.framework, case.__dict__, config, s.case_timeout)
-            verdict = classify.case_outcome(facts)
+            verdict = verdicts.case_outcome(facts)
         baseline = self.baseline.get(item.nodeid)
         verdict, ratio = judge_slowdown(verdict, facts, baseline, s.threshold, s.baseline_noise)
         if verdict.outcome == outcomes.SLOWDOWN:
@@ -235,12 +240,12 @@ class PortabilitySession:
             # machine that stalls for a moment (a shared VM losing its CPU for whole scheduler
             # ticks) slows one measurement, not two taken apart.
             again = self.pool.run(case.framework, case.__dict__, config, s.case_timeout)
-            confirmed, ratio_again = judge_slowdown(classify.case_outcome(again), again, baseline, s.threshold,
+            confirmed, ratio_again = judge_slowdown(verdicts.case_outcome(again), again, baseline, s.threshold,
                                                     s.baseline_noise)
             if ratio is not None:
                 ratio["confirmation"] = ratio_again
             if confirmed.outcome != outcomes.SLOWDOWN:
-                verdict = classify.Verdict(outcomes.PASS, "")
+                verdict = verdicts.Verdict(outcomes.PASS, "")
         record = build_record(case, item.kernel, item.nodeid, facts, verdict, ratio, time.monotonic() - t0,
                               item.usage)
         if self.settings.expectations is not None:
@@ -285,7 +290,7 @@ class PortabilitySession:
                 collected=self.config.stash.get(COLLECTED_KEY, None),
                 frameworks=frameworks,
                 numerics={k: v for meta in frameworks.values() for k, v in meta["numerics"].items()},
-                # each xdist worker's framework workers run on CPUs of their own (portability.cpus)
+                # each xdist worker's framework workers run on CPUs of their own (portability.runner.cpus)
                 xdist_cpus={o.get("worker"): {fw: meta.get("cpus") for fw, meta in o["frameworks"].items()}
                             for o in self.node_outputs},
                 workers_started=sum(o["workers_started"] for o in self.node_outputs),

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from portability import environment
+from portability.harness import environment
 
 
 def plan(backends: Sequence[str], workers: int, gpus: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:

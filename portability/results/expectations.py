@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from portability import outcomes
-from portability.catalog import BACKENDS, FRAMEWORKS
+from portability.vocabulary import BACKENDS, FRAMEWORKS
 
 
 class ExpectationsError(Exception):

@@ -1,0 +1,167 @@
+"""The catalog entry: ``Kernel``, what its builders receive (``Draw``), and the small helpers every
+catalog file uses. Catalog files import them from ``portability.catalog``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from portability.vocabulary import DEFAULT_SIZE, DEFAULT_TOL, SIZES
+
+Builder = Callable[[Any], Mapping[str, Any]]
+
+
+class Draw:
+    """What an input builder receives: a seeded ``numpy.random.Generator`` (its methods are
+    reachable directly: ``rng.standard_normal(...)``) and the run's input size."""
+
+    def __init__(self, rng: Any, size: str = DEFAULT_SIZE) -> None:
+        if size not in SIZES:
+            raise ValueError(f"unknown size {size!r}; valid: {', '.join(SIZES)}")
+        self.rng = rng
+        self.size = size
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rng, name)
+
+    def pick(self, small: Any, medium: Any) -> Any:
+        """``rng.pick(64, 512)``: the value for this run's size."""
+        return small if self.size == "small" else medium
+
+    def dims(self, *shape: int | tuple[int, int]) -> tuple[int, ...]:
+        """A shape whose entries are ints or ``(small, medium)`` pairs."""
+        return tuple(self.pick(*d) if isinstance(d, tuple) else d for d in shape)
+
+
+class CatalogError(Exception):
+    """A malformed catalog entry or module; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Keep:
+    """An input array passed to the framework with its own dtype, not the case's."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One catalog entry: one public framework API and how to exercise and check it.
+
+    ``call(ctx, **inputs)`` runs the API once and returns its output; it defaults to
+    ``ctx.fn(*inputs.values())``. ``setup(ctx, **inputs)``, when given, runs untimed and returns
+    the zero-argument callable that is timed (construct a module, then time its forward pass).
+    Exactly how the output is checked: ``reference`` (a NumPy/SciPy function of the float64
+    inputs), else ``check`` (a property check that raises ``AssertionError``, required for
+    random functions), else the same API on the CPU in float64 (float32 where float64 is refused).
+    The output checked is the first call's; the timed rounds that follow call the same thunk
+    again, so an object with state (an optimizer) should reset it per call if every round is to
+    do the same work.
+    """
+
+    api: str
+    category: str
+    inputs: Builder | Mapping[str, Builder]
+    dtypes: Sequence[str] = ("float32",)
+    call: Callable[..., Any] | None = None
+    setup: Callable[..., Callable[[], Any]] | None = None
+    reference: Callable[..., Any] | None = None
+    check: Callable[..., None] | None = None
+    canonical: Callable[[Any], Any] | None = None
+    #: "same": floating outputs keep the case dtype; a dtype name; a mapping case dtype -> dtype;
+    #: None: the output dtype is not checked (the kernel's own check covers it).
+    out_dtype: str | Mapping[str, str] | None = "same"
+    tol: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    random: bool = False
+    tags: Sequence[str] = ()
+    frequency: int | None = None
+    decile: int | None = None
+    #: The paper's own name for the function (``sampled_functions.csv`` api_name) where it is not
+    #: the last part of ``api`` (the paper mined bare names: ``decode``, ``cuda``).
+    paper_name: str = ""
+    #: For an API the installed framework no longer has: the version that removed it and what
+    #: replaces it ("removed in tensorflow 2.16; use tf.keras.layers.X"). Its cases are fail:missing.
+    removed: str = ""
+    #: For an API that only works on one kind of device ("cuda", "xpu", "tpu"): on other backends its
+    #: cases fail honestly (a finding), and the catalog self-test, which runs on the CPU, checks only
+    #: that its inputs build and that it fails in the framework, not in the harness.
+    device_only: str = ""
+    #: Why this API fails on the CPU in every dtype, when that is the framework's behaviour and not
+    #: the kernel's (``jax.numpy.int64`` is int32 unless x64 is on): the self-test treats it like
+    #: ``device_only`` and flags it if it starts to pass.
+    cpu_failure: str = ""
+    note: str = ""
+
+    @property
+    def variants(self) -> dict[str, Builder]:
+        if isinstance(self.inputs, Mapping):
+            return dict(self.inputs)
+        return {"default": self.inputs}
+
+    @property
+    def paper(self) -> bool:
+        return "paper" in self.tags
+
+    def tolerance(self, dtype: str) -> tuple[float, float]:
+        return self.tol.get(dtype, DEFAULT_TOL.get(dtype, (0.0, 0.0)))
+
+    def expected_dtype(self, dtype: str) -> str | None:
+        if self.out_dtype is None:
+            return None
+        if isinstance(self.out_dtype, Mapping):
+            return self.out_dtype.get(dtype)
+        return dtype if self.out_dtype == "same" else self.out_dtype
+
+    def seed(self, variant: str) -> int:
+        """Stable across processes and runs (unlike ``hash``)."""
+        return zlib.crc32(f"{self.api}|{variant}".encode())
+
+
+def paper(decile: int, frequency: int, name: str = "") -> dict[str, Any]:
+    """Metadata of a function from the paper's sample: ``Kernel(..., **paper(90, 120))``; ``name``
+    is the paper's api_name where it differs from the last part of the qualified API."""
+    return {"tags": ("paper",), "decile": decile, "frequency": frequency, "paper_name": name}
+
+
+#: The floating dtypes most entries sweep: ``Kernel(..., dtypes=FLOATS)``.
+FLOATS = ("float32", "float64", "float16", "bfloat16")
+
+
+def tmpdir(owner: object, prefix: str) -> str:
+    """A fresh directory, removed when ``owner`` (the timed callable) is garbage-collected: for APIs
+    that write files (checkpoints, summaries, saved models)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    weakref.finalize(owner, shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def same(*dtypes: str) -> dict[str, str]:
+    """``out_dtype`` mapping for a kernel whose output keeps its dtype in exactly these cases."""
+    return {d: d for d in dtypes}
+
+
+def copy_params(module: Any, **params: Any) -> Any:
+    """Copy builder arrays into a torch module's parameters and buffers (already on the case's
+    device and dtype) without recording gradients: ``copy_params(nn.Linear(4, 4), weight=w, bias=b)``."""
+    import torch  # only ever called inside the worker, where torch is imported
+
+    with torch.no_grad():
+        for name, value in params.items():
+            getattr(module, name).copy_(value)
+    return module
+
+
+def raises(exc_type: type[BaseException] | tuple[type[BaseException], ...], fn: Callable[..., Any], *args: Any,
+           **kwargs: Any) -> bool:
+    """Whether ``fn(*args, **kwargs)`` raises ``exc_type``: for checks that an API refuses bad input."""
+    try:
+        fn(*args, **kwargs)
+    except exc_type:
+        return True
+    return False

@@ -1,0 +1,1 @@
+"""Offline analysis of run files: storage, compare, summary, export and the report."""

@@ -1,0 +1,1 @@
+"""The process boundary: worker processes, their case execution, checks, timing and framework adapters."""

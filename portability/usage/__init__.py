@@ -1,0 +1,1 @@
+"""Usage mining: which framework functions code calls, how often, and the sample drawn from it."""

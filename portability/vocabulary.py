@@ -1,0 +1,53 @@
+"""The suite's words: frameworks, backends, device kinds, input sizes, dtypes and categories.
+
+Every layer reads these; this module imports nothing of the project's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One framework the suite knows: its catalog folder name, the prefix its qualified API names
+    start with (``tf.linalg.eig``), the module that prefix names, and its adapter module (imported
+    only in a worker: ``portability.runner.backends``)."""
+
+    name: str
+    prefix: str
+    module: str
+    adapter: str
+
+
+#: The one table of frameworks; its order is the order of every listing.
+FRAMEWORKS: dict[str, Framework] = {
+    f.name: f for f in (
+        Framework("torch", "torch", "torch", "portability.runner.backends.torch"),
+        Framework("jax", "jax", "jax", "portability.runner.backends.jax"),
+        Framework("tensorflow", "tf", "tensorflow", "portability.runner.backends.tensorflow"),
+    )
+}
+BACKENDS = ("cpu", "gpu", "tpu")
+#: Device kinds an API can be tied to (``Kernel.device_only``).
+DEVICE_KINDS = ("cuda", "rocm", "xpu", "mps", "tpu")
+#: Input sizes: ``small`` is quick (CI, smoke tests); ``medium`` (the default) is large enough that
+#: device compute, not dispatch, dominates a case: around 1M elements or 512x512 matrices.
+SIZES = ("small", "medium")
+DEFAULT_SIZE = "medium"
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+DTYPES = (*FLOAT_DTYPES, "complex64", "complex128", "int8", "int16", "int32", "int64", "uint8", "bool")
+#: Default tolerances (rtol, atol) per dtype. atol is relative to the largest reference magnitude
+#: of the output, so the check is scale-free: |out - ref| <= rtol*|ref| + atol*max|ref|.
+DEFAULT_TOL: dict[str, tuple[float, float]] = {
+    "float16": (1e-2, 2e-3),
+    "bfloat16": (4e-2, 1e-2),
+    "float32": (1e-4, 1e-5),
+    "float64": (1e-7, 1e-10),
+    "complex64": (1e-4, 1e-5),
+    "complex128": (1e-7, 1e-10),
+}
+CATEGORIES = (
+    "creation", "elementwise", "reduction", "linalg", "fft", "special", "random", "nn", "module",
+    "optimizer", "distribution", "shape", "indexing", "control", "io", "utility", "autodiff", "graph",
+)
