@@ -17,16 +17,17 @@ import pytest
 from portability import verdicts
 from portability.catalog.cases import Case
 from portability.catalog.load import find_kernel
-from portability.harness.session import build_record, judge_slowdown
+from portability.harness.execute import build_record
 from portability.results import storage
 from portability.runner import backends, cpus
 from portability.runner.pool import Pool
+from portability.verdicts import judge_slowdown
 
 from .conftest import FIGURES
 
 NOOP = """
-    from portability.catalog import Kernel
-    KERNELS = [Kernel("jax.numpy.asarray", "creation", lambda rng: {}, call=lambda c: 0,
+    from portability.catalog import Kernel, nothing
+    KERNELS = [Kernel("jax.numpy.asarray", "creation", nothing(), call=lambda c: 0,
                       reference=lambda: 0, out_dtype=None)]
 """
 

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from portability.options import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
+from portability import options
 from portability.results import storage, summary
 from portability.vocabulary import FRAMEWORKS
 
@@ -44,14 +44,14 @@ def _cases(args: argparse.Namespace) -> int:
     for case in run.cases:
         if args.outcome and not case["outcome"].startswith(args.outcome):
             continue
-        print(json.dumps(case) if args.json else f"{case['outcome']:<22} {case['id']}  {case.get('message', '')}")
+        print(json.dumps(case) if args.json else f"{case['outcome']:<22} {case['key']}  {case.get('message', '')}")
     return 0
 
 
 def _mine(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from portability.usage import mine
+    from portability.usage import mine, tables
 
     paths = [Path(p) for p in args.paths]
     for path in paths:
@@ -60,12 +60,12 @@ def _mine(args: argparse.Namespace) -> int:
             return 2
     table = mine.mine(paths, args.framework, args.describe or "", introspect=not args.no_import)
     prefix = Path(args.output or f"frequency-{args.framework}")
-    json_path, csv_path = mine.write_table(table, prefix)
+    json_path, csv_path = tables.write_table(table, prefix)
     f, c = table["files"], table["calls"]
     print(f"{args.framework}: {f['files_parsed']} files mined, {f['files_without_framework']} without "
           f"{args.framework}, {f['files_skipped']} skipped (do not parse) of {f['files_seen']}")
     print(f"{len(table['apis'])} public APIs, {c['apis']} calls; {c['method_bucket']} method calls on receivers "
-          f"of unknown type in the {mine.METHOD_BUCKET} bucket; {c['builtins_skipped']} builtin calls skipped")
+          f"of unknown type in the {tables.METHOD_BUCKET} bucket; {c['builtins_skipped']} builtin calls skipped")
     for row in table["apis"][: args.show]:
         print(f"  {row['rank']:>4}  {row['calls']:>6}  {row['api']}")
     print(f"wrote {json_path} and {csv_path}")
@@ -75,19 +75,19 @@ def _mine(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from portability.usage import mine, sample
+    from portability.usage import sample, tables
 
     table_path = Path(args.table or f"kernels/{args.framework}/frequency.json")
     try:
-        table, sha = mine.read_table(table_path)
+        table, sha = tables.read_table(table_path)
         if table["framework"] != args.framework:
-            raise mine.TableError(f"{table_path}: a {table['framework']} table, not {args.framework}")
+            raise tables.TableError(f"{table_path}: a {table['framework']} table, not {args.framework}")
         exclude_path = Path(args.exclude or f"kernels/{args.framework}/sample-exclude.txt")
         if args.exclude and not exclude_path.is_file():
             raise ValueError(f"--exclude {args.exclude!r} is not a file")
         exclude = sample.read_exclusions(exclude_path) if exclude_path.is_file() else {}
         drawn = sample.draw(table, args.seed, args.per_decile, args.top, exclude)
-    except (mine.TableError, ValueError) as exc:
+    except (tables.TableError, ValueError) as exc:
         print(f"portability: error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.output or f"kernels/{args.framework}/sample.json")
@@ -135,12 +135,18 @@ def _catalog(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from portability.results import compare
 
+    try:
+        threshold = options.parse_threshold(args.slowdown_threshold)
+        noise = options.parse_noise(args.baseline_noise)
+    except ValueError as exc:
+        print(f"portability: error: {exc}", file=sys.stderr)
+        return 2
     base, new = storage.read_run(args.base), storage.read_run(args.new)
     mismatch = compare.timing_mismatch(base.meta, new.meta)
-    changes = compare.compare_runs(base.cases, new.cases, threshold=args.threshold, noise=args.noise,
+    changes = compare.compare_runs(base.cases, new.cases, threshold=threshold, noise=noise,
                                    timing_mismatch=mismatch)
     if args.format == "json":
-        print(json.dumps({"base": base.run_id, "new": new.run_id, "threshold": args.threshold, "noise": args.noise,
+        print(json.dumps({"base": base.run_id, "new": new.run_id, "threshold": threshold, "noise": noise,
                           "counts": compare.counts(changes), "cases": [c.as_dict() for c in changes]}, indent=1))
     else:
         for line in compare.render(changes, base.run_id, new.run_id, show_unchanged=args.all):
@@ -150,7 +156,7 @@ def _compare(args: argparse.Namespace) -> int:
     bad = compare.regressions(changes)
     if args.fail_on == "regression" and bad:
         print(f"portability: {len(bad)} regressions (failures introduced or slower beyond "
-              f"{args.threshold:g}x x noise {args.noise:g})", file=sys.stderr)
+              f"{threshold:g}x x noise {noise:g})", file=sys.stderr)
         return 1
     return 0
 
@@ -195,16 +201,6 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ratio_at_least_one(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value!r}")
-    return number
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portability", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -247,11 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("compare", help="compare two runs case by case: failures introduced/fixed, slower/faster")
     p.add_argument("base", metavar="BASE", help="the reference run directory")
     p.add_argument("new", metavar="NEW", help="the run directory to judge")
-    p.add_argument("--threshold", type=_ratio_at_least_one, default=DEFAULT_THRESHOLD,
-                   help=f"time ratio a case must exceed to be slower (default {DEFAULT_THRESHOLD:g})")
-    p.add_argument("--noise", type=_ratio_at_least_one, default=DEFAULT_BASELINE_NOISE,
-                   help="run-to-run timing noise of the machine(s), as a factor: a change must lie beyond "
-                        f"threshold x noise (default {DEFAULT_BASELINE_NOISE:g})")
+    options.add_options(p.add_argument, only=("slowdown_threshold", "baseline_noise"), aliases=True)
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--fail-on", choices=["regression"], help="exit 1 when a failure is introduced or a case is slower")
     p.add_argument("--all", action="store_true", help="also list unchanged cases")

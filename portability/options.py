@@ -1,7 +1,9 @@
-"""Command-line options, shared by the pytest plugin and the ``portability`` CLI.
+"""Command-line options, each defined once here and added to both front ends by ``add_options``
+(the pytest plugin's ``portability catalog`` group, and ``portability compare`` for the two timing
+options), as pytest-benchmark shares its display options.
 
 Parsing is pure and raises ``ValueError`` with one line that names the bad value and the valid
-ones; the plugin turns that into ``pytest.UsageError``, the CLI into an argparse error.
+ones; the plugin turns that into ``pytest.UsageError``, the CLI into ``portability: error: ...``.
 """
 
 from __future__ import annotations
@@ -12,15 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from portability.runner import cpus, timing
+from portability.verdicts import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
 from portability.vocabulary import BACKENDS, DEFAULT_SIZE, DTYPES, FRAMEWORKS, SIZES
 
-DEFAULT_THRESHOLD = 1.5
 DEFAULT_CASE_TIMEOUT = 120.0
 DEFAULT_RESULTS_DIR = "reports"
-#: Run-to-run noise allowed for when timings come from another run (--baseline): in identical
-#: catalog runs on the 2-core development VM the lower bound of a case's ratio interval reached
-#: 2.2 (ratios up to 2.6); the A/A benchmark measures it, see README "How we time".
-DEFAULT_BASELINE_NOISE = 2.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,8 @@ class Option:
     help: str
     default: Any = None
     metavar: str | None = None
+    #: older spellings ``portability compare`` still accepts (``--threshold``)
+    aliases: tuple[str, ...] = ()
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -38,13 +38,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("--dtype", "run only these dtypes, a comma list (default: every dtype a kernel sweeps)", None, "LIST"),
     Option("--size", f"input size: {', '.join(SIZES)} (default: {DEFAULT_SIZE}; small is quick, medium is "
            "large enough that compute, not dispatch, dominates)", DEFAULT_SIZE, "SIZE"),
-    Option("--baseline", "a stored run directory whose timings are the slowdown reference", None, "RUN_DIR"),
-    Option("--slowdown-threshold", "a case is a slowdown when the lower end of the 95%% confidence interval "
-           f"of its time ratio exceeds this (default: {DEFAULT_THRESHOLD})", DEFAULT_THRESHOLD, "RATIO"),
-    Option("--baseline-noise", "run-to-run timing noise of this machine as a factor: against --baseline a case "
-           "is a slowdown only when its ratio's interval lies above threshold x this "
+    Option("--baseline", "a stored run directory whose timings are the slowdown reference (default: none; an "
+           "accelerator case is timed against the host cpu, a cpu case has no slowdown verdict)", None, "RUN_DIR"),
+    Option("--slowdown-threshold", "a case is a slowdown (slower, in compare) when the lower end of the 95%% "
+           f"confidence interval of its time ratio exceeds this (default: {DEFAULT_THRESHOLD:g})",
+           DEFAULT_THRESHOLD, "RATIO", aliases=("--threshold",)),
+    Option("--baseline-noise", "run-to-run timing noise of this machine as a factor: against another run a case "
+           "is slower only when its ratio's interval lies above threshold x this "
            f"(default: {DEFAULT_BASELINE_NOISE:g})",
-           DEFAULT_BASELINE_NOISE, "FACTOR"),
+           DEFAULT_BASELINE_NOISE, "FACTOR", aliases=("--noise",)),
     Option("--case-timeout", f"seconds a case may run before it is fail:timeout (default: {DEFAULT_CASE_TIMEOUT:g})",
            DEFAULT_CASE_TIMEOUT, "SECONDS"),
     Option("--timing-budget", f"seconds of steady-state rounds per case (default: {timing.BUDGET_S:g})",
@@ -53,10 +55,10 @@ OPTIONS: tuple[Option, ...] = (
            "no parallel region waits for a second thread, so microsecond timings are repeatable; all: the "
            "frameworks' own thread pools on every CPU)", cpus.DEFAULT, "N"),
     Option("--expectations", "a folder of <framework>-<backend>.txt files listing known failing cases: those fail "
-           "as expected (xfail), any other failure fails the session, a listed case that passes is reported fixed",
-           None, "DIR"),
-    Option("--no-report", "do not write the HTML report (RESULTS_DIR/index.html, from every run there) at the end",
-           False, None),
+           "as expected (xfail), any other failure fails the session, a listed case that passes is reported fixed "
+           "(default: none)", None, "DIR"),
+    Option("--no-report", "do not write the HTML report (RESULTS_DIR/index.html, from every run there) at the end "
+           "(default: write it)", False, None),
     Option("--results-dir", f"where runs are written, under runs/ (default: {DEFAULT_RESULTS_DIR}/)",
            DEFAULT_RESULTS_DIR, "DIR"),
 )
@@ -112,7 +114,11 @@ def _positive(value: Any, flag: str, minimum: float = 0.0) -> float:
     return number
 
 
-def _at_least_one(value: Any) -> float:
+def parse_threshold(value: Any) -> float:
+    return _positive(value, "--slowdown-threshold", 1.0)
+
+
+def parse_noise(value: Any) -> float:
     number = _positive(value, "--baseline-noise")
     if number < 1.0:
         raise ValueError(f"--baseline-noise must be at least 1, got {value!r}")
@@ -164,8 +170,8 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
         dtypes=parse_dtypes(get("dtype")),
         size=parse_size(get("size")),
         baseline=baseline,
-        threshold=_positive(get("slowdown_threshold"), "--slowdown-threshold", 1.0),
-        baseline_noise=_at_least_one(get("baseline_noise")),
+        threshold=parse_threshold(get("slowdown_threshold")),
+        baseline_noise=parse_noise(get("baseline_noise")),
         case_timeout=_positive(get("case_timeout"), "--case-timeout"),
         timing_budget=_positive(get("timing_budget"), "--timing-budget"),
         results_dir=Path(get("results_dir")),
@@ -177,3 +183,27 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
 
 def dest(option: Option) -> str:
     return option.flag.lstrip("-").replace("-", "_")
+
+
+def add_options(addoption: Callable[..., Any], prefix: str = "", only: Sequence[str] | None = None,
+                aliases: bool = False) -> None:
+    """Add the options (all, or those whose ``dest`` is in ``only``) through ``addoption``: a pytest
+    option group's ``addoption`` or an argparse parser's ``add_argument``; ``aliases`` adds their
+    older spellings too. Values arrive as given on the command line; ``settings`` and the
+    ``parse_*`` functions check them."""
+    chosen = OPTIONS if only is None else tuple(o for o in OPTIONS if dest(o) in only)
+    for opt in chosen:
+        flags = [opt.flag.replace("--", f"--{prefix}", 1), *(opt.aliases if aliases else ())]
+        if opt.default is False:  # a flag
+            addoption(*flags, dest=dest(opt), action="store_true", help=opt.help)
+        else:
+            addoption(*flags, dest=dest(opt), default=opt.default, metavar=opt.metavar, help=opt.help)
+
+
+def header(s: Settings) -> str:
+    """The line pytest prints in its header: what this run covers and how it is timed."""
+    threads = "all CPUs (the frameworks' own thread pools)" if s.cpu_threads is None else \
+        f"{s.cpu_threads} pinned CPU{'s' if s.cpu_threads != 1 else ''}, {s.cpu_threads} thread" \
+        f"{'s' if s.cpu_threads != 1 else ''}"
+    return (f"portability: frameworks {', '.join(s.frameworks)}; backends {', '.join(s.backends)}; "
+            f"size {s.size}; cpu threads per worker: {threads}")

@@ -1,4 +1,4 @@
-"""The outcome taxonomy (DESIGN.md "Verdicts") and the per-function verdict.
+"""The outcome taxonomy (README "Outcomes"; where each is decided: docs/architecture.md) and the per-function verdict.
 
 Pure: no framework, no I/O. Case outcomes are strings so they can be stored and compared as
 they are written in run files: ``pass``, ``slowdown``, ``fail:<category>``, ``unavailable``.

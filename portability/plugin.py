@@ -15,20 +15,21 @@ import pytest
 from portability import options
 from portability.catalog.load import framework_of
 from portability.harness import parallel
-from portability.harness.collect import SESSION_KEY, CaseItem, CatalogFile
-from portability.harness.session import COLLECTED_KEY, PortabilitySession
+from portability.harness import session as roles
+from portability.harness.collect import COLLECTION_KEY, EXECUTOR_KEY, CaseItem, CatalogFile, Collection
+from portability.harness.session import COLLECTED_KEY, Controller, RunSession
 from portability.results import storage, summary
 from portability.runner import backends
 from portability.vocabulary import FRAMEWORKS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("portability", "portability catalog")
-    for opt in options.OPTIONS:
-        if opt.default is False:  # a flag
-            group.addoption(opt.flag, dest=options.dest(opt), action="store_true", help=opt.help)
-        else:
-            group.addoption(opt.flag, dest=options.dest(opt), default=opt.default, metavar=opt.metavar, help=opt.help)
+    options.add_options(parser.getgroup("portability", "portability catalog").addoption)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    state = config.stash.get(SESSION_KEY, None)
+    return options.header(state.settings) if state is not None else None
 
 
 def _check_rootdir(config: pytest.Config) -> None:
@@ -56,10 +57,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     _check_rootdir(config)
-    state = PortabilitySession(config, settings)
-    state.parallel = plan
+    state = roles.for_config(config, settings, plan)
     config.stash[SESSION_KEY] = state
-    if state.workerinput is not None:
+    config.stash[EXECUTOR_KEY] = state
+    config.stash[COLLECTION_KEY] = Collection(settings.frameworks, settings.backends, settings.dtypes)
+    if isinstance(state, roles.XdistWorker):
         parallel.pin(state.workerinput)
     for fw in FRAMEWORKS:
         config.addinivalue_line("markers", f"{fw}: a catalog case of {fw}")
@@ -108,10 +110,10 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 # pytest-xdist (``pytest -n N``): the controller makes one run directory, each worker appends to it.
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    state: PortabilitySession = node.config.stash[SESSION_KEY]
-    assert state.parallel is not None
-    node.workerinput["portability_run_dir"] = str(state.open_for_workers(state.parallel))
-    devices = state.parallel.get("devices")
+    state = node.config.stash[SESSION_KEY]
+    assert isinstance(state, Controller)
+    node.workerinput["portability_run_dir"] = str(state.open_for_workers())
+    devices = state.plan.get("devices")
     if devices:
         index = int(str(node.workerinput["workerid"]).removeprefix("gw"))
         node.workerinput["portability_device"] = devices[index]
@@ -125,8 +127,9 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     output = getattr(node, "workeroutput", {}).get("portability")
-    if output:
-        node.config.stash[SESSION_KEY].node_outputs.append(output)
+    state = node.config.stash[SESSION_KEY]
+    if output and isinstance(state, Controller):
+        state.node_outputs.append(output)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -136,7 +139,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    state: PortabilitySession | None = config.stash.get(SESSION_KEY, None)
+    state: RunSession | None = config.stash.get(SESSION_KEY, None)
     if state is None or state.writer is None:
         return
     tr = terminalreporter
@@ -158,3 +161,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         except Exception as exc:  # noqa: BLE001 - the run is stored; a failed page must not hide it
             tr.write_line(f"report not written: {type(exc).__name__}: {exc} (the run files are complete; "
                           "portability report renders them)")
+
+
+SESSION_KEY = pytest.StashKey[RunSession]()

@@ -1,7 +1,14 @@
-"""Outcome of a case from what happened: pure functions over exception text and check results.
+"""Every rule that turns facts into a verdict, as pure functions (tested as tables in
+``tests/test_verdicts.py`` and ``tests/test_classify.py``):
 
-Frameworks signal the same failure in many words. The rules below are matched in order against
-``"<ExceptionType>: <message>"``; the first that matches wins. Each rule was written from a
+- a case's outcome from what its worker observed (``case_outcome``, ``classify_exception``);
+- a slowdown, against the host CPU timed in the same worker or a baseline run (``judge_slowdown``);
+- whether two runs' times can be compared at all (``run_conditions``, ``timing_mismatch``);
+- the change of a case between two runs (``change``), which ``portability compare`` reports;
+- the thresholds these rules use by default.
+
+Frameworks signal the same failure in many words. The exception rules below are matched in order
+against ``"<ExceptionType>: <message>"``; the first that matches wins. Each rule was written from a
 message a framework really raises (``tests/test_classify.py`` holds them, one per row).
 """
 
@@ -13,9 +20,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from portability import outcomes
+from portability.records import CaseRecord, Facts, RatioRecord, RunMeta
+from portability.stats import Ratio, ratio_ci
+
+#: A case is slower when the lower end of its time ratio's 95% interval exceeds this.
+DEFAULT_THRESHOLD = 1.5
+#: Run-to-run noise allowed for when timings come from another run (--baseline, compare): in identical
+#: catalog runs on the 2-core development VM the lower bound of a case's ratio interval reached
+#: 2.2 (ratios up to 2.6); the A/A benchmark measures it, see README "How we time".
+DEFAULT_BASELINE_NOISE = 2.0
 
 # (category, regex). Order matters: memory first (an OOM inside an unimplemented path is still
-# an OOM), then dtype refusals, then missing kernels/lowerings. DESIGN.md lists "not implemented
+# an OOM), then dtype refusals, then missing kernels/lowerings. docs/architecture.md (after the
+# design's outcome words) lists "not implemented
 # for" under not_implemented, which is how torch words a kernel missing for a dtype
 # ('"cholesky_cpu" not implemented for \'Half\''); explicit dtype refusals go to dtype.
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -80,12 +97,12 @@ class Verdict:
     message: str
 
 
-def case_outcome(facts: Mapping[str, Any]) -> Verdict:
+def case_outcome(facts: Facts | Mapping[str, Any]) -> Verdict:
     """The outcome of one case from the facts a worker reported (see ``worker.run_case``).
 
-    The order is the order of the checks in DESIGN.md: an exception decides alone; then where
-    the output lives, its dtype, and its values. Slowdown is decided afterwards by the caller,
-    which holds the timing reference (``timing.slowdown``).
+    The order is the order of the checks (docs/architecture.md, "The path of one case"): an
+    exception decides alone; then where the output lives, its dtype, and its values. Slowdown is
+    decided afterwards by the caller, which holds the timing reference (``judge_slowdown``).
     """
     terminated = facts.get("terminated")
     if terminated:
@@ -122,3 +139,114 @@ def case_outcome(facts: Mapping[str, Any]) -> Verdict:
         return Verdict(outcomes.fail("numerical"), numerics["message"])
 
     return Verdict(outcomes.PASS, "")
+
+
+# -- slowdowns ---------------------------------------------------------------------------------------
+
+def is_slowdown(ratio: Ratio, threshold: float) -> bool:
+    """Significantly slower by at least ``threshold``: the whole interval lies above it."""
+    return ratio.low > threshold
+
+
+def judge_slowdown(
+    verdict: Verdict, facts: Facts | Mapping[str, Any], baseline: CaseRecord | None, threshold: float,
+    baseline_noise: float = 1.0,
+) -> tuple[Verdict, RatioRecord | None]:
+    """Turn a pass into a slowdown when the time ratio's interval lies above the threshold.
+
+    Reference: the same case in the ``--baseline`` run if given, else the host CPU timed in the
+    same worker (accelerator backends only, rounds interleaved). Without either, there is no
+    slowdown verdict. The bootstrap interval only knows the noise inside one run; against
+    another run the machine's run-to-run noise is added: the interval's lower end, divided by
+    ``baseline_noise``, must still exceed the threshold.
+    """
+    samples = (facts.get("timing") or {}).get("samples_s")
+    ref_samples, reference = None, None
+    base_samples = ((baseline["timing"] or {}).get("samples_s") if baseline is not None else None)
+    if base_samples:
+        ref_samples, reference = base_samples, "baseline"
+    elif (facts.get("reference_timing") or {}).get("samples_s"):
+        ref_samples, reference = facts["reference_timing"]["samples_s"], "host cpu"
+    if not samples or not ref_samples:
+        return verdict, None
+    r = ratio_ci(samples, ref_samples)
+    noise = baseline_noise if reference == "baseline" else 1.0
+    ratio: RatioRecord = {"ratio": r.ratio, "ci_low": r.low, "ci_high": r.high, "reference": str(reference),
+                          "threshold": threshold, "noise": noise}
+    if verdict.outcome == outcomes.PASS and is_slowdown(r, threshold * noise):
+        allowance = f", run-to-run noise {noise:g}x" if noise != 1.0 else ""
+        return Verdict(
+            outcomes.SLOWDOWN,
+            f"{r.ratio:.2f}x slower than the {reference} (95% CI {r.low:.2f}-{r.high:.2f}x, "
+            f"threshold {threshold:g}x{allowance})",
+        ), ratio
+    return verdict, ratio
+
+
+# -- two runs ----------------------------------------------------------------------------------------
+
+def run_conditions(meta: RunMeta | Mapping[str, Any]) -> dict[str, Any]:
+    """What a run's timings depend on besides the code: its input size and CPU threads per worker.
+    Runs from before ``--cpu-threads`` existed used the frameworks' own thread counts (``all``)."""
+    opts = meta.get("options") or {}
+    threads = opts.get("cpu_threads", None)
+    return {"size": opts.get("size", "medium"), "cpu threads": "all" if threads is None else threads}
+
+
+def timing_mismatch(base_meta: RunMeta | Mapping[str, Any], new_meta: RunMeta | Mapping[str, Any]) -> str | None:
+    """Why the two runs' times cannot be compared (one line), or None when they can."""
+    base, new = run_conditions(base_meta), run_conditions(new_meta)
+    differ = [f"{k} {base[k]} vs {new[k]}" for k in base if base[k] != new[k]]
+    return f"timed under different conditions: {', '.join(differ)}" if differ else None
+
+
+INTRODUCED = "failure introduced"
+FIXED = "failure fixed"
+CHANGED = "failure changed"
+SLOWER = "slower"
+FASTER = "faster"
+NOT_SIGNIFICANT = "not significant"
+UNCHANGED = "unchanged"
+NOT_COMPARABLE = "not comparable"
+CHANGES = (INTRODUCED, FIXED, CHANGED, SLOWER, FASTER, NOT_SIGNIFICANT, UNCHANGED, NOT_COMPARABLE)
+#: What ``--fail-on regression`` exits non-zero on.
+REGRESSIONS = (INTRODUCED, SLOWER)
+
+
+def change(base: CaseRecord | None, new: CaseRecord | None, threshold: float = DEFAULT_THRESHOLD,
+           noise: float = DEFAULT_BASELINE_NOISE, mismatch: str | None = None) -> tuple[str, str, Ratio | None]:
+    """How one case changed from BASE to NEW: (change, one-line detail, time ratio NEW/BASE if computed).
+
+    ``mismatch``: why the runs' times cannot be compared (``timing_mismatch``); outcomes still compare.
+    """
+    b = base["outcome"] if base is not None else None
+    n = new["outcome"] if new is not None else None
+    if base is None or new is None or b is None or n is None:
+        return NOT_COMPARABLE, "only in NEW" if base is None else "only in BASE", None
+    if outcomes.UNAVAILABLE in (b, n):
+        return NOT_COMPARABLE, "backend unavailable in one run", None
+    b_fail, n_fail = outcomes.is_failure(b), outcomes.is_failure(n)
+    if n_fail and not b_fail:
+        return INTRODUCED, str(new.get("message") or n), None
+    if b_fail and not n_fail:
+        return FIXED, f"was {b}: {base.get('message') or ''}".rstrip(": "), None
+    if b_fail and n_fail:
+        return (CHANGED, f"{b} -> {n}: {new.get('message') or ''}", None) if b != n else (UNCHANGED, "", None)
+    # passes (or slowdowns) on both sides: compare times
+    if mismatch:
+        return NOT_COMPARABLE, mismatch, None
+    ts, bs = (new.get("timing") or {}).get("samples_s"), (base.get("timing") or {}).get("samples_s")
+    if not ts or not bs:
+        return NOT_COMPARABLE, "no timing samples", None
+    r = ratio_ci(ts, bs)
+    bar = threshold * noise
+    text = f"{r.ratio:.2f}x (95% CI {r.low:.2f}-{r.high:.2f}x)"
+    if r.low > bar:
+        return SLOWER, f"{text} slower, beyond {bar:g}x", r
+    if r.high < 1 / bar:
+        return FASTER, f"{text}, faster beyond 1/{bar:g}", r
+    if r.low > 1 or r.high < 1:
+        return NOT_SIGNIFICANT, f"{text}, within the noise allowance {bar:g}x", r
+    if b == n:
+        return UNCHANGED, "", r
+    return NOT_SIGNIFICANT, f"{b} -> {n}, {text}", r

@@ -1,9 +1,9 @@
-"""The numerical check (worker.compare) and the input casting it relies on."""
+"""The numerical check (runner.checks.compare) and the input casting it relies on."""
 
 import ml_dtypes
 import numpy as np
 
-from portability.runner.worker import cast_input, compare
+from portability.runner.checks import cast_input, compare
 
 
 def test_within_tolerance_passes_and_reports_tolerance_used():

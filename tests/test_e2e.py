@@ -18,7 +18,7 @@ from portability.usage import inventory
 from portability.vocabulary import FRAMEWORKS
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRED = {"id", "framework", "api", "category", "dtype", "variant", "backend", "outcome", "failure", "message",
+REQUIRED = {"key", "id", "framework", "api", "category", "dtype", "variant", "backend", "outcome", "failure", "message",
             "device_used", "check", "timing", "repro", "paper"}
 
 
@@ -65,12 +65,13 @@ def test_run_json_describes_machine_and_frameworks(cpu_run):
 
 def test_every_case_has_a_complete_record(cpu_run):
     _, run = cpu_run
-    ids = [c["id"] for c in run.cases]
+    ids = [c["key"] for c in run.cases]
     assert len(ids) == len(set(ids))
     for c in run.cases:
         assert set(c) >= REQUIRED, c["id"]
         assert c["backend"] == "cpu"
-        assert c["id"].startswith(f"kernels/{c['framework']}/") and f"::{c['api']}[{c['dtype']}" in c["id"]
+        assert c["id"].startswith(f"kernels/{c['framework']}/") and c["id"].endswith(f"::{c['key']}")
+        assert c["key"].startswith(f"{c['api']}[") and c["key"].endswith(f"{c['dtype']}-{c['backend']}]")
         if c["outcome"] == "pass":
             assert c["device_used"] in ([], ["cpu"]), c["id"]
             assert c["timing"]["rounds"] >= 5 and c["timing"]["first_call_s"] > 0
@@ -95,11 +96,11 @@ def test_real_dtype_and_not_implemented_failures_and_no_harness_errors(cpu_run):
     for fw in FRAMEWORKS:
         assert by_fw[fw]["fail:dtype"] > 0, (fw, by_fw[fw])
     assert sum(by_fw[fw]["fail:not_implemented"] for fw in FRAMEWORKS) > 0
-    cases = {c["id"]: c for c in run.cases}
+    cases = {c["key"]: c for c in run.cases}
     # JAX without x64 returns float32 for float64 inputs: a silent downcast, judged by the dtype check
     jax64 = [c for c in cases.values() if c["framework"] == "jax" and c["dtype"] == "float64"
              and c["outcome"] == "fail:dtype"]
     assert any("silently changed" in c["message"] for c in jax64)
     # torch has no CPU Cholesky in half precision
-    chol = cases.get("kernels/torch/linalg.py::torch.linalg.cholesky[float16-cpu]")
+    chol = cases.get("torch.linalg.cholesky[float16-cpu]")
     assert chol and chol["outcome"] == "fail:not_implemented" and "not implemented for 'Half'" in chol["message"]

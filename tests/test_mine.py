@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from portability.cli import main
-from portability.usage import mine, sample
+from portability.usage import mine, sample, tables
 
 CORPUS = Path(__file__).parent / "fixtures" / "corpus"
 
@@ -128,7 +128,7 @@ def test_bad_input_gets_one_line_errors(tmp_path: Path, capsys) -> None:
     assert "not a portability frequency table" in capsys.readouterr().err
     (tmp_path / "x.txt").write_text("torch.f1\n")
     table = mine.mine([CORPUS], "torch", introspect=False)
-    mine.write_table(table, tmp_path / "f")
+    tables.write_table(table, tmp_path / "f")
     assert main(["sample", "--framework", "torch", "--seed", "1", "--table", str(tmp_path / "f.json"),
                  "--exclude", str(tmp_path / "x.txt"), "-o", str(tmp_path / "s.json")]) == 2
     assert "gives no reason" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def test_fail_rejects_unknown_category():
 
 
 def rec(api, outcome, backend="cpu", fw="torch", ratio=None):
-    return {"framework": fw, "backend": backend, "api": api, "outcome": outcome, "ratio": ratio, "id": api}
+    return {"framework": fw, "backend": backend, "api": api, "outcome": outcome, "ratio": ratio, "id": api, "key": api}
 
 
 def test_summary_counts_functions_and_prints_denominators():
@@ -62,32 +62,24 @@ def test_unavailable_error_names_what_each_framework_sees():
 
 def test_a_backend_one_framework_cannot_see_is_unavailable_not_a_failure(tmp_path):
     """On a machine where torch sees a GPU but TensorFlow does not, TF's gpu cases are `unavailable`."""
-    from types import SimpleNamespace
-
     from portability.catalog import Kernel
     from portability.catalog.cases import Case
-    from portability.harness.session import PortabilitySession
+    from portability.harness.execute import CaseContext, run_case
     from portability.options import settings
-    from portability.results import storage
 
     opts = {"backend": "cpu,gpu", "framework": None, "dtype": None, "baseline": None, "slowdown_threshold": 1.5,
             "baseline_noise": 2.0,
             "case_timeout": 10, "timing_budget": 0.1, "results_dir": str(tmp_path)}
-    session = PortabilitySession(None, settings(opts.get, ["tensorflow"]))  # type: ignore[arg-type]
-    session.writer = storage.RunWriter(tmp_path, {})
-    session.cases = session.writer.cases
 
     class NoPool:
         def run(self, *args):
             raise AssertionError("an unavailable case must not be sent to a worker")
 
-    session.pool = NoPool()  # type: ignore[assignment]
-    session.infos = {"tensorflow": {"visible": {"cpu": "/CPU:0"}, "reasons": {"gpu": "a CPU-only build"}}}
+    infos = {"tensorflow": {"visible": {"cpu": "/CPU:0"}, "reasons": {"gpu": "a CPU-only build"}}}
+    ctx = CaseContext(settings(opts.get, ["tensorflow"]), NoPool(), infos)  # type: ignore[arg-type]
     kernel = Kernel("tf.abs", "elementwise", lambda rng: {})
     case = Case("kernels/tensorflow/x.py", "tensorflow", "tf.abs", "float32", "default", "gpu")
-    item = SimpleNamespace(case=case, kernel=kernel, nodeid="kernels/tensorflow/x.py::tf.abs[float32-gpu]", usage=None)
-    record = session.execute(item)  # type: ignore[arg-type]
+    record = run_case(ctx, case, kernel, "kernels/tensorflow/x.py::tf.abs[float32-gpu]", None)
     assert record["outcome"] == "unavailable"
     assert record["message"] == "cannot see gpu: a CPU-only build"
-    session.writer.close(storage.COMPLETE)
-    assert storage.read_run(session.writer.dir).cases[0]["outcome"] == "unavailable"
+    assert record["key"] == "tf.abs[float32-gpu]"

@@ -58,8 +58,8 @@ def test_parallel_run_gives_the_serial_verdicts_in_one_run_directory(pytester: p
     assert serial.ret == par.ret == 1  # the same real failures in both
     [s_dir], [p_dir] = storage.find_runs(pytester.path / "serial"), storage.find_runs(pytester.path / "par")
     s_run, p_run = storage.read_run(s_dir), storage.read_run(p_dir)
-    s_out = {c["id"]: c["outcome"] for c in s_run.cases}
-    p_out = {c["id"]: c["outcome"] for c in p_run.cases}
+    s_out = {c["key"]: c["outcome"] for c in s_run.cases}
+    p_out = {c["key"]: c["outcome"] for c in p_run.cases}
     assert p_out == s_out
     assert {"pass", "fail:dtype", "fail:not_implemented"} <= set(s_out.values())
     assert p_run.status == storage.COMPLETE and p_run.meta["cases"] == p_run.meta["collected"] == len(p_out)

@@ -65,6 +65,28 @@ def test_options_are_validated_with_one_line_errors(pytester: pytest.Pytester, a
     assert len(errors) == 1 and errors[0].startswith(message), result.stderr.str()
 
 
+HELP_GROUP = ["--backend=LIST", "--framework=LIST", "--dtype=LIST", "--size=SIZE", "--baseline=RUN_DIR",
+              "--slowdown-threshold=RATIO", "--baseline-noise=FACTOR", "--case-timeout=SECONDS",
+              "--timing-budget=SECONDS", "--cpu-threads=N", "--expectations=DIR", "--no-report", "--results-dir=DIR"]
+
+
+def test_the_help_group_lists_every_option_once_with_its_default(pytester: pytest.Pytester) -> None:
+    """Pinned: the ``portability catalog`` group of ``pytest --help``, in order; each option says its default."""
+    text = pytester.runpytest_subprocess("--help").stdout.str()
+    group = text[text.index("portability catalog:"):].split("\n\n")[0]
+    entries = [" ".join(("--" + e).split()) for e in group.split("\n  --")[1:]]
+    assert [e.split(" ")[0] for e in entries] == HELP_GROUP
+    for entry in entries:
+        assert "(default: " in entry, entry
+
+
+def test_the_header_says_what_the_run_covers(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess("--backend=cpu", "--framework=torch", "--size=small", "--cpu-threads=1")
+    result.stdout.fnmatch_lines(["portability: frameworks torch; backends cpu; size small; "
+                                 "cpu threads per worker: 1 pinned CPU, 1 thread"])
+
+
 def test_malformed_entry_fails_collection_naming_it(pytester: pytest.Pytester) -> None:
     write_kernels(pytester, "torch", "broken", """
         from portability.catalog import Kernel, normal
@@ -172,9 +194,13 @@ def _start(pytester: pytest.Pytester, results: str) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "pytest", "--backend=cpu", f"--results-dir={results}", "--timing-budget=0.01",
            "-p", "no:cacheprovider", "kernels"]
     # A background job of a non-interactive shell starts with SIGINT ignored, and Python then installs no
-    # Ctrl-C handler: give the child the default disposition, as an interactive terminal would.
-    return subprocess.Popen(cmd, cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # Ctrl-C handler: the child gets the default disposition, as from an interactive terminal, by way of a
+    # small Python that sets it and execs pytest (exec keeps SIG_DFL; a preexec_fn would fork this
+    # multithreaded process).
+    restore = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+               "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+    return subprocess.Popen([sys.executable, "-c", restore, *cmd[1:]], cwd=pytester.path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _wait_for_cases(results: Path, n: int, timeout: float = 600) -> Path:

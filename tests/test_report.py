@@ -180,12 +180,12 @@ def test_compare_runs_of_different_dtypes_marks_the_missing_cases_not_comparable
     a, b = runs["a"], runs["b"]
     assert main(["compare", str(b.path), str(a.path), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    only_a = {c["id"] for c in a.cases} - {c["id"] for c in b.cases}
+    only_a = {c["key"] for c in a.cases} - {c["key"] for c in b.cases}
     assert only_a and all("float16" in i for i in only_a)
-    not_comparable = {c["id"] for c in report["cases"] if c["change"] == "not comparable"}
+    not_comparable = {c["key"] for c in report["cases"] if c["change"] == "not comparable"}
     assert not_comparable == only_a
     assert report["counts"]["failure introduced"] == 0
-    assert sum(report["counts"].values()) == len(only_a | {c["id"] for c in b.cases})
+    assert sum(report["counts"].values()) == len(only_a | {c["key"] for c in b.cases})
 
 
 def test_runs_timed_with_other_cpu_threads_compare_outcomes_but_not_times(
@@ -201,12 +201,12 @@ def test_runs_timed_with_other_cpu_threads_compare_outcomes_but_not_times(
     (other / "run.json").write_text(json.dumps(meta))
     assert main(["compare", str(b.path), str(other), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    kinds = {c["id"]: (c["change"], c["detail"]) for c in report["cases"]}
+    kinds = {c["key"]: (c["change"], c["detail"]) for c in report["cases"]}
     for case in b.cases:
         if case["outcome"] == "pass":
-            assert kinds[case["id"]] == ("not comparable", "timed under different conditions: cpu threads 1 vs all")
+            assert kinds[case["key"]] == ("not comparable", "timed under different conditions: cpu threads 1 vs all")
         else:
-            assert kinds[case["id"]][0] == "unchanged", case["id"]  # outcomes still compare
+            assert kinds[case["key"]][0] == "unchanged", case["key"]  # outcomes still compare
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--backend=cpu", "--size=small", f"--baseline={other}",
          f"--results-dir={tmp_path / 'new'}", "-p", "no:cacheprovider", "kernels"],
@@ -256,15 +256,15 @@ def test_expectations_turn_known_failures_into_xfail_and_report_new_and_fixed(
     exp = tmp_path / "expectations"
     assert main(["expectations", "update", str(runs["a"].path), "--dir", str(exp)]) == 0
     listed = (exp / "torch-cpu.txt").read_text()
-    assert "kernels/torch/hostile.py::torch.sin[float32-cpu]  # fail:error" in listed
+    assert "\ntorch.sin[float32-cpu]  # fail:error" in listed  # keyed by case, not by file
     proc, run = _run(tmp, tmp_path / "R1", "kernels", "--dtype=float32,float16", f"--expectations={exp}",
                      "--no-report")
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert "0 new failures" in proc.stdout and "xfailed" in proc.stdout
     # drop a listed failure (it becomes new) and list a passing case (it is reported fixed)
     lines = listed.splitlines()
-    dropped = next(x for x in lines if "hostile.py::torch.sin[float16" in x)
-    passing = next(c["id"] for c in run.cases if c["outcome"] == "pass" and c["framework"] == "torch")
+    dropped = next(x for x in lines if x.startswith("torch.sin[float16"))
+    passing = next(c["key"] for c in run.cases if c["outcome"] == "pass" and c["framework"] == "torch")
     (exp / "torch-cpu.txt").write_text("\n".join(x for x in lines if x != dropped)
                                        + f"\n{passing}  # fail:dtype: it used to fail\n")
     proc, _ = _run(tmp, tmp_path / "R2", "kernels", "--dtype=float32,float16", f"--expectations={exp}",
@@ -279,9 +279,9 @@ def test_export_and_load_runs_give_one_row_per_case(runs: dict[str, Any], tmp_pa
     frame = portability.load_runs([a.path, runs["b"].path])
     assert len(frame) == len(a.cases) + len(runs["b"].cases)
     assert set(frame["run_id"]) == {a.run_id, runs["b"].run_id}
-    mine = frame[frame["run_id"] == a.run_id].set_index("id")
+    mine = frame[frame["run_id"] == a.run_id].set_index("key")
     for c in a.cases:
-        assert mine.loc[c["id"], "outcome"] == c["outcome"]
+        assert mine.loc[c["key"], "outcome"] == c["outcome"]
     for fmt in ("csv", "parquet"):
         out = tmp_path / f"a.{fmt}"
         assert main(["export", str(a.path), "--format", fmt, "-o", str(out)]) == 0

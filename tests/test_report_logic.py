@@ -10,7 +10,8 @@ from portability.results import report, storage
 
 
 def case(api: str, backend: str, outcome: str = "pass", median: float = 1e-3, fw: str = "torch") -> dict[str, Any]:
-    return {"id": f"kernels/{fw}/x.py::{api}[float32-{backend}]", "framework": fw, "api": api, "dtype": "float32",
+    return {"key": f"{api}[float32-{backend}]", "id": f"kernels/{fw}/x.py::{api}[float32-{backend}]",
+            "framework": fw, "api": api, "dtype": "float32",
             "backend": backend, "outcome": outcome, "timing": {"median_s": median}}
 
 

@@ -1,13 +1,18 @@
 """Pytest collection of the catalog: a catalog file is a collector, each case an item.
 
-Node ids are ``kernels/<framework>/<file>.py::<api>[<dtype>(-<variant>)-<backend>]``; they are
-the keys of case records in run files, so they must not change for the same case.
+Node ids are ``kernels/<framework>/<file>.py::<key>``, where the case key
+``<api>[(<variant>-)<dtype>-<backend>]`` names the case's stored results (``portability.records``);
+the key must not change for the same case, the file may.
+
+This module knows nothing of the run: items ask the executor in ``config.stash[EXECUTOR_KEY]``
+(one of ``portability.harness.session``'s roles) to run their case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import pytest
 
@@ -15,10 +20,23 @@ from portability import outcomes
 from portability.catalog import CatalogError, Kernel
 from portability.catalog.cases import Case, cases
 from portability.catalog.load import framework_of, load_kernels
+from portability.records import CaseRecord
 from portability.usage import inventory
 
-if TYPE_CHECKING:
-    from portability.harness.session import PortabilitySession
+
+@dataclass
+class Collection:
+    """What collection needs to know and remembers across catalog files."""
+
+    frameworks: Sequence[str]
+    backends: Sequence[str]
+    dtypes: Sequence[str] | None
+    apis: dict[str, str] = field(default_factory=dict)  # qualified API -> the catalog file that defines it
+    usage: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # catalog folder -> inventory.usage
+
+
+class CaseExecutor(Protocol):
+    def execute(self, item: CaseItem) -> CaseRecord: ...
 
 
 class CaseFailure(Exception):
@@ -27,8 +45,8 @@ class CaseFailure(Exception):
 
 class CatalogFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        session: PortabilitySession = self.config.stash[SESSION_KEY]
-        if framework_of(self.path) not in session.settings.frameworks:
+        session = self.config.stash[COLLECTION_KEY]
+        if framework_of(self.path) not in session.frameworks:
             return
         kernels = load_kernels(self.path)
         folder = str(self.path.parent)
@@ -39,7 +57,7 @@ class CatalogFile(pytest.File):
             first = session.apis.setdefault(kernel.api, str(self.path))
             if first != str(self.path):
                 raise CatalogError(f"{self.path}: entry {kernel.api!r} is already defined in {first}")
-            for case in cases(self.path, kernel, session.settings.backends, session.settings.dtypes):
+            for case in cases(self.path, kernel, session.backends, session.dtypes):
                 yield CaseItem.from_parent(self, name=f"{kernel.api}[{case.param}]", case=case, kernel=kernel,
                                            usage=session.usage[folder].get(kernel.api))
 
@@ -57,7 +75,7 @@ class CaseItem(pytest.Item):
         self.kernel = kernel
         #: calls and decile in the mined frequency table, and how our usage sample drew it (if it did)
         self.usage = usage
-        self.record: dict[str, Any] | None = None
+        self.record: CaseRecord | None = None
         for tag in kernel.tags:
             self.add_marker(tag)
         if usage and usage.get("sampled"):
@@ -65,8 +83,7 @@ class CaseItem(pytest.Item):
         self.add_marker(case.framework)
 
     def runtest(self) -> None:
-        session: PortabilitySession = self.config.stash[SESSION_KEY]
-        self.record = record = session.execute(self)
+        self.record = record = self.config.stash[EXECUTOR_KEY].execute(self)
         self.user_properties.append(("outcome", record["outcome"]))
         if record["outcome"] == outcomes.UNAVAILABLE:
             pytest.skip(f"{self.case.framework} {record['message']}")
@@ -85,4 +102,5 @@ class CaseItem(pytest.Item):
         return self.path, None, f"{self.case.api}[{self.case.param}]"
 
 
-SESSION_KEY = pytest.StashKey["PortabilitySession"]()
+COLLECTION_KEY = pytest.StashKey[Collection]()
+EXECUTOR_KEY = pytest.StashKey[CaseExecutor]()

@@ -1,6 +1,7 @@
 """Compare two stored runs case by case (``portability compare BASE NEW``), asv style.
 
-Pure: reads case records, returns changes. Each case id present in either run gets one change:
+Pure: reads case records, returns changes (the rules are ``verdicts.change``). Each case key
+present in either run gets one change:
 
 - ``failure introduced``: passed (or slowed down) in BASE, fails in NEW;
 - ``failure fixed``: failed in BASE, passes in NEW;
@@ -25,25 +26,32 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from portability import outcomes
-from portability.options import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
-from portability.runner import timing
+from portability import verdicts
+from portability.records import CaseRecord
+from portability.verdicts import (
+    CHANGED,
+    CHANGES,
+    DEFAULT_BASELINE_NOISE,
+    DEFAULT_THRESHOLD,
+    FASTER,
+    FIXED,
+    INTRODUCED,
+    NOT_COMPARABLE,
+    NOT_SIGNIFICANT,
+    REGRESSIONS,
+    SLOWER,
+    UNCHANGED,
+    run_conditions,
+    timing_mismatch,
+)
 
-INTRODUCED = "failure introduced"
-FIXED = "failure fixed"
-CHANGED = "failure changed"
-SLOWER = "slower"
-FASTER = "faster"
-NOT_SIGNIFICANT = "not significant"
-UNCHANGED = "unchanged"
-NOT_COMPARABLE = "not comparable"
-CHANGES = (INTRODUCED, FIXED, CHANGED, SLOWER, FASTER, NOT_SIGNIFICANT, UNCHANGED, NOT_COMPARABLE)
-REGRESSIONS = (INTRODUCED, SLOWER)
-
+__all__ = ["CHANGED", "CHANGES", "FASTER", "FIXED", "INTRODUCED", "NOT_COMPARABLE", "NOT_SIGNIFICANT", "REGRESSIONS",
+           "SLOWER", "UNCHANGED", "CaseChange", "compare_case", "compare_runs", "counts", "regressions", "render",
+           "run_conditions", "timing_mismatch"]
 
 @dataclass(frozen=True)
 class CaseChange:
-    id: str
+    key: str
     framework: str
     api: str
     dtype: str
@@ -60,77 +68,28 @@ class CaseChange:
         return asdict(self)
 
 
-def run_conditions(meta: dict[str, Any]) -> dict[str, Any]:
-    """What a run's timings depend on besides the code: its input size and CPU threads per worker.
-    Runs from before ``--cpu-threads`` existed used the frameworks' own thread counts (``all``)."""
-    opts = meta.get("options") or {}
-    threads = opts.get("cpu_threads", None)
-    return {"size": opts.get("size", "medium"), "cpu threads": "all" if threads is None else threads}
-
-
-def timing_mismatch(base_meta: dict[str, Any], new_meta: dict[str, Any]) -> str | None:
-    """Why the two runs' times cannot be compared (one line), or None when they can."""
-    base, new = run_conditions(base_meta), run_conditions(new_meta)
-    differ = [f"{k} {base[k]} vs {new[k]}" for k in base if base[k] != new[k]]
-    return f"timed under different conditions: {', '.join(differ)}" if differ else None
-
-
-def _samples(case: dict[str, Any]) -> list[float] | None:
-    return (case.get("timing") or {}).get("samples_s") or None
-
-
-def compare_case(base: dict[str, Any] | None, new: dict[str, Any] | None, threshold: float, noise: float,
+def compare_case(base: CaseRecord | None, new: CaseRecord | None, threshold: float, noise: float,
                  timing_mismatch: str | None = None) -> CaseChange:
+    """The change of one case (the rule is ``verdicts.change``)."""
     any_case = new or base
     assert any_case is not None
-    b: str | None = (base or {}).get("outcome")
-    n: str | None = (new or {}).get("outcome")
-
-    def change(kind: str, detail: str, r: timing.Ratio | None = None) -> CaseChange:
-        return CaseChange(
-            id=any_case["id"], framework=any_case["framework"], api=any_case["api"], dtype=any_case["dtype"],
-            backend=any_case["backend"], change=kind, base=b, new=n, detail=detail,
-            ratio=r.ratio if r else None, ci_low=r.low if r else None, ci_high=r.high if r else None,
-        )
-
-    if base is None or new is None or b is None or n is None:
-        return change(NOT_COMPARABLE, "only in NEW" if base is None else "only in BASE")
-    if outcomes.UNAVAILABLE in (b, n):
-        return change(NOT_COMPARABLE, "backend unavailable in one run")
-    b_fail, n_fail = outcomes.is_failure(b), outcomes.is_failure(n)
-    if n_fail and not b_fail:
-        return change(INTRODUCED, str(new.get("message") or n))
-    if b_fail and not n_fail:
-        return change(FIXED, f"was {b}: {base.get('message') or ''}".rstrip(": "))
-    if b_fail and n_fail:
-        return change(CHANGED, f"{b} -> {n}: {new.get('message') or ''}") if b != n else change(UNCHANGED, "")
-    # passes (or slowdowns) on both sides: compare times
-    if timing_mismatch:
-        return change(NOT_COMPARABLE, timing_mismatch)
-    ts, bs = _samples(new), _samples(base)
-    if not ts or not bs:
-        return change(NOT_COMPARABLE, "no timing samples")
-    r = timing.ratio_ci(ts, bs)
-    bar = threshold * noise
-    text = f"{r.ratio:.2f}x (95% CI {r.low:.2f}-{r.high:.2f}x)"
-    if r.low > bar:
-        return change(SLOWER, f"{text} slower, beyond {bar:g}x", r)
-    if r.high < 1 / bar:
-        return change(FASTER, f"{text}, faster beyond 1/{bar:g}", r)
-    if r.low > 1 or r.high < 1:
-        return change(NOT_SIGNIFICANT, f"{text}, within the noise allowance {bar:g}x", r)
-    if b == n:
-        return change(UNCHANGED, "", r)
-    return change(NOT_SIGNIFICANT, f"{b} -> {n}, {text}", r)
+    kind, detail, r = verdicts.change(base, new, threshold, noise, timing_mismatch)
+    return CaseChange(
+        key=any_case["key"], framework=any_case["framework"], api=any_case["api"], dtype=any_case["dtype"],
+        backend=any_case["backend"], change=kind, base=base["outcome"] if base else None,
+        new=new["outcome"] if new else None, detail=detail,
+        ratio=r.ratio if r else None, ci_low=r.low if r else None, ci_high=r.high if r else None,
+    )
 
 
 def compare_runs(
-    base_cases: Iterable[dict[str, Any]], new_cases: Iterable[dict[str, Any]], *,
+    base_cases: Iterable[CaseRecord], new_cases: Iterable[CaseRecord], *,
     threshold: float = DEFAULT_THRESHOLD, noise: float = DEFAULT_BASELINE_NOISE, timing_mismatch: str | None = None,
 ) -> list[CaseChange]:
-    """One change per case id in either run, ordered by id."""
-    base = {c["id"]: c for c in base_cases}
-    new = {c["id"]: c for c in new_cases}
+    """One change per case key in either run, ordered by key. An older run's cases carry the key
+    its migration gave them, so a kernel that moved to another catalog file still matches."""
+    base = {c["key"]: c for c in base_cases}
+    new = {c["key"]: c for c in new_cases}
     return [compare_case(base.get(i), new.get(i), threshold, noise, timing_mismatch)
             for i in sorted(set(base) | set(new))]
 
@@ -153,6 +112,6 @@ def render(changes: list[CaseChange], base_label: str, new_label: str, show_unch
         lines.append("no changes")
         return lines
     width = max(len(c.change) for c in shown)
-    for c in sorted(shown, key=lambda c: (CHANGES.index(c.change), c.id)):
-        lines.append(f"{c.change:<{width}}  {c.id}  {c.base or '-'} -> {c.new or '-'}  {c.detail}"[:400].rstrip())
+    for c in sorted(shown, key=lambda c: (CHANGES.index(c.change), c.key)):
+        lines.append(f"{c.change:<{width}}  {c.key}  {c.base or '-'} -> {c.new or '-'}  {c.detail}"[:400].rstrip())
     return lines

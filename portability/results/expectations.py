@@ -1,7 +1,9 @@
 """Expected failures: known failing cases per framework x backend (``--expectations DIR``).
 
-``DIR/<framework>-<backend>.txt`` lists one case id per line with the outcome it had when the
-file was written (``id  # fail:dtype: expected output dtype ...``). In a run given the folder, a
+``DIR/<framework>-<backend>.txt`` lists one case key per line with the outcome it had when the
+file was written (``torch.linalg.cholesky[float16-cpu]  # fail:not_implemented: ...``); files
+written before case keys hold pytest node ids (``kernels/torch/linalg.py::torch.linalg.cholesky[...]``),
+read as the keys they name. In a run given the folder, a
 listed case that fails is an expected failure (pytest xfail) and does not fail the session; a
 failure that is not listed does; a listed case that now passes is reported as fixed.
 ``portability expectations update RUN_DIR`` writes the files from a run's failing cases.
@@ -12,9 +14,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from portability import outcomes
+from portability.records import CaseRecord, key_of
 from portability.vocabulary import BACKENDS, FRAMEWORKS
 
 
@@ -27,7 +29,7 @@ def filename(framework: str, backend: str) -> str:
 
 
 def read(folder: Path) -> dict[str, str]:
-    """Case id -> the outcome recorded for it, from every ``<framework>-<backend>.txt`` in ``folder``."""
+    """Case key -> the outcome recorded for it, from every ``<framework>-<backend>.txt`` in ``folder``."""
     if not folder.is_dir():
         raise ExpectationsError(f"--expectations {str(folder)!r} is not a folder of <framework>-<backend>.txt files")
     valid = {filename(f, b) for f in FRAMEWORKS for b in BACKENDS}
@@ -40,18 +42,21 @@ def read(folder: Path) -> dict[str, str]:
             case_id = case_id.strip()
             if not case_id or case_id.startswith("#"):
                 continue
-            if "::" not in case_id or not case_id.startswith("kernels/"):
+            try:
+                key = key_of(case_id)
+            except ValueError:
                 raise ExpectationsError(
-                    f"{path}:{n}: {case_id!r} is not a case id (kernels/<framework>/<file>.py::<api>[...])")
+                    f"{path}:{n}: {case_id!r} is not a case key (<api>[<dtype>-<backend>]) "
+                    "or node id (kernels/<framework>/<file>.py::<api>[...])") from None
             # the outcome is the note's first word: "fail:dtype: expected output dtype ..." -> "fail:dtype"
-            found[case_id] = note.split(": ", 1)[0].strip()
+            found[key] = note.split(": ", 1)[0].strip()
     return found
 
 
-def write(cases: Iterable[dict[str, Any]], folder: Path) -> list[Path]:
+def write(cases: Iterable[CaseRecord], folder: Path) -> list[Path]:
     """One file per framework x backend that has failing cases; files of the run's other
     framework x backend pairs are rewritten empty-handed (removed), so fixed cases drop out."""
-    failing: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    failing: dict[tuple[str, str], list[CaseRecord]] = defaultdict(list)
     pairs = set()
     for c in cases:
         pairs.add((c["framework"], c["backend"]))
@@ -61,12 +66,12 @@ def write(cases: Iterable[dict[str, Any]], folder: Path) -> list[Path]:
     written = []
     for fw, backend in sorted(pairs):
         path = folder / filename(fw, backend)
-        rows = sorted(failing.get((fw, backend), []), key=lambda c: c["id"])
+        rows = sorted(failing.get((fw, backend), []), key=lambda c: c["key"])
         if not rows:
             path.unlink(missing_ok=True)
             continue
         header = f"# expected failures of {fw} on {backend}; `portability expectations update RUN_DIR` rewrites it\n"
-        body = "".join(f"{c['id']}  # {c['outcome']}: {' '.join(str(c.get('message') or '').split())[:120]}\n"
+        body = "".join(f"{c['key']}  # {c['outcome']}: {' '.join(str(c.get('message') or '').split())[:120]}\n"
                        for c in rows)
         path.write_text(header + body)
         written.append(path)

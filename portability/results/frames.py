@@ -8,7 +8,7 @@ metadata (paper, deciles, how our sample drew it). The raw timing samples stay i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +19,14 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     "run_id", "run_status", "machine", "accelerator", "framework_version", "size",
-    "id", "framework", "api", "category", "dtype", "variant", "backend", "outcome", "failure", "message",
+    "key", "id", "framework", "api", "category", "dtype", "variant", "backend", "outcome", "failure", "message",
     "exception", "check", "device_used", "median_s", "iqr_s", "first_call_s", "rounds", "calls_per_round",
     "ratio", "ratio_ci_low", "ratio_ci_high", "ratio_reference", "paper", "paper_decile", "usage_calls",
     "usage_decile", "sampled", "expected", "repro",
 )
 
 
-def accelerator(meta: dict[str, Any]) -> str:
+def accelerator(meta: Mapping[str, Any]) -> str:
     """The run's accelerators in words ("NVIDIA H100 80GB HBM3 (driver 580.65)"), or "none"."""
     gpus = (meta.get("machine") or {}).get("accelerators") or []
     names = []
@@ -53,8 +53,8 @@ def case_rows(run: storage.Run) -> list[dict[str, Any]]:
         rows.append({
             "run_id": run.run_id, "run_status": run.status, "machine": machine.get("cpu") or machine.get("hostname"),
             "accelerator": acc, "framework_version": versions.get(c.get("framework")), "size": size,
-            **{k: c.get(k) for k in ("id", "framework", "api", "category", "dtype", "variant", "backend", "outcome",
-                                     "failure", "message", "exception", "check")},
+            **{k: c.get(k) for k in ("key", "id", "framework", "api", "category", "dtype", "variant", "backend",
+                                     "outcome", "failure", "message", "exception", "check")},
             "device_used": ",".join(c.get("device_used") or []),
             "median_s": t.get("median_s"), "iqr_s": t.get("iqr_s"), "first_call_s": t.get("first_call_s"),
             "rounds": t.get("rounds"), "calls_per_round": t.get("calls_per_round"),

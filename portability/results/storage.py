@@ -1,4 +1,4 @@
-"""Run files (DESIGN.md "Runs on disk"): ``reports/runs/<run-id>/run.json`` and ``cases.jsonl``.
+"""Run files (docs/architecture.md, "Run files"): ``reports/runs/<run-id>/run.json`` and ``cases.jsonl``.
 
 ``run.json`` is rewritten atomically (temp file + rename) whenever it changes, so a reader never
 sees half of it. ``cases.jsonl`` gets one line per finished case, flushed at once: a run killed
@@ -18,11 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-SCHEMA_VERSION = 1
-KIND = "portability-run"
-#: Status values of run.json. A run whose status is still "running" when read, and whose
-#: process is gone, was killed: readers report it as interrupted.
-COMPLETE, INTERRUPTED, RUNNING = "complete", "interrupted", "running"
+from portability.records import (
+    COMPLETE,
+    INTERRUPTED,
+    KIND,
+    RUNNING,
+    SCHEMA_VERSION,
+    CaseRecord,
+    RunMeta,
+    SchemaError,
+    is_case_record,
+    migrate_case,
+    migrate_meta,
+)
+
+__all__ = ["COMPLETE", "INTERRUPTED", "KIND", "RUNNING", "SCHEMA_VERSION", "CaseLog", "Run", "RunFileError",
+           "RunWriter", "find_runs", "latest_by_key", "read_run"]
 
 
 class RunFileError(Exception):
@@ -57,7 +68,7 @@ class CaseLog:
         self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self.count = 0
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: CaseRecord) -> None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
         fcntl.flock(self._file, fcntl.LOCK_EX)
         try:
@@ -74,7 +85,7 @@ class CaseLog:
 class RunWriter:
     """Creates a run directory and keeps its files current while the run goes on."""
 
-    def __init__(self, results_dir: Path, meta: dict[str, Any]) -> None:
+    def __init__(self, results_dir: Path, meta: RunMeta | dict[str, Any]) -> None:
         runs = results_dir / "runs"
         runs.mkdir(parents=True, exist_ok=True)
         while True:  # mkdir is atomic: an id taken by a concurrent run is drawn again
@@ -102,7 +113,7 @@ class RunWriter:
         self.meta.update(fields)
         _write_json_atomic(self.dir / "run.json", self.meta)
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: CaseRecord) -> None:
         self.cases.append(record)
 
     def close(self, status: str, **fields: Any) -> None:
@@ -117,8 +128,8 @@ class Run:
     """A run read back from disk."""
 
     path: Path
-    meta: dict[str, Any]
-    cases: list[dict[str, Any]]
+    meta: RunMeta
+    cases: list[CaseRecord]
     skipped_lines: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -145,16 +156,20 @@ def read_run(path: Path | str) -> Run:
     if not isinstance(meta, dict) or meta.get("kind") != KIND:
         kind = meta.get("kind") if isinstance(meta, dict) else None
         raise RunFileError(f"{meta_path}: not a portability run file (kind {kind!r}, expected {KIND!r})")
-    if meta.get("schema") != SCHEMA_VERSION:
-        raise RunFileError(f"{meta_path}: schema version {meta.get('schema')!r}; this version reads {SCHEMA_VERSION}")
-    cases, skipped, problems = _read_cases(path / "cases.jsonl")
-    return Run(path, meta, cases, skipped, problems)
+    schema = meta.get("schema")
+    try:
+        migrated = migrate_meta(meta)  # an older run file is read in today's form, never refused
+    except SchemaError as exc:
+        raise RunFileError(f"{meta_path}: {exc}") from None
+    assert isinstance(schema, int)
+    cases, skipped, problems = _read_cases(path / "cases.jsonl", schema)
+    return Run(path, migrated, cases, skipped, problems)
 
 
-def _read_cases(path: Path) -> tuple[list[dict[str, Any]], int, list[str]]:
+def _read_cases(path: Path, schema: int) -> tuple[list[CaseRecord], int, list[str]]:
     if not path.exists():
         return [], 0, []
-    cases: list[dict[str, Any]] = []
+    cases: list[CaseRecord] = []
     problems: list[str] = []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     for i, line in enumerate(lines, 1):
@@ -166,10 +181,10 @@ def _read_cases(path: Path) -> tuple[list[dict[str, Any]], int, list[str]]:
             # The last line of a killed run may be cut short; anything else is corruption.
             problems.append(f"{path}:{i}: {'truncated last line' if i == len(lines) else 'corrupt line'} skipped")
             continue
-        if not isinstance(rec, dict) or "id" not in rec or "outcome" not in rec:
+        if not is_case_record(rec, schema):
             problems.append(f"{path}:{i}: not a case record, skipped")
             continue
-        cases.append(rec)
+        cases.append(migrate_case(rec, schema))
     return cases, len(problems), problems
 
 
@@ -178,6 +193,6 @@ def find_runs(results_dir: Path) -> list[Path]:
     return sorted(p for p in runs.iterdir() if (p / "run.json").is_file()) if runs.is_dir() else []
 
 
-def latest_by_id(cases: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Case records keyed by case id (a later record of the same id wins)."""
-    return {c["id"]: c for c in cases}
+def latest_by_key(cases: Iterable[CaseRecord]) -> dict[str, CaseRecord]:
+    """Case records by case key (a later record of the same key wins)."""
+    return {c["key"]: c for c in cases}

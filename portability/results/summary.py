@@ -94,7 +94,7 @@ def render(records: Sequence[Mapping[str, Any]]) -> list[str]:
     harness = [r for r in records if str(r.get("message", "")).startswith("harness error")]
     if harness:
         lines.append(f"harness errors: {len(harness)} cases (bugs in the suite, not the framework): "
-                     + ", ".join(r["id"] for r in harness[:5]))
+                     + ", ".join(r["key"] for r in harness[:5]))
     unverified = sum(1 for r in records if str(r.get("check", "")).startswith("unverified"))
     if unverified:
         lines.append(f"{unverified} passing cases had no numerical reference (check: unverified)")
@@ -104,14 +104,14 @@ def render(records: Sequence[Mapping[str, Any]]) -> list[str]:
 def expectation_lines(records: Sequence[Mapping[str, Any]], expected: Mapping[str, str]) -> list[str]:
     """What ``--expectations`` made of the run: expected failures, new failures, fixed cases."""
     failing = [r for r in records if outcomes.is_failure(r["outcome"])]
-    new = [r for r in failing if r["id"] not in expected]
-    fixed = [r for r in records if r["id"] in expected and not outcomes.is_failure(r["outcome"])
+    new = [r for r in failing if r["key"] not in expected]
+    fixed = [r for r in records if r["key"] in expected and not outcomes.is_failure(r["outcome"])
              and r["outcome"] != outcomes.UNAVAILABLE]
-    changed = [r for r in failing if r["id"] in expected and expected[r["id"]] != r["outcome"]]
+    changed = [r for r in failing if r["key"] in expected and expected[r["key"]] != r["outcome"]]
     lines = [f"expectations: {len(failing) - len(new)} expected failures, {len(new)} new failures, "
              f"{len(fixed)} fixed (listed, now {'/'.join(sorted({r['outcome'] for r in fixed})) or 'pass'})"]
-    lines += [f"  new failure: {r['id']}  {r['outcome']}" for r in new[:20]]
-    lines += [f"  fixed: {r['id']}  was {expected[r['id']]}, now {r['outcome']}" for r in fixed[:20]]
-    lines += [f"  still failing, for another reason: {r['id']}  was {expected[r['id']]}, now {r['outcome']}"
+    lines += [f"  new failure: {r['key']}  {r['outcome']}" for r in new[:20]]
+    lines += [f"  fixed: {r['key']}  was {expected[r['key']]}, now {r['outcome']}" for r in fixed[:20]]
+    lines += [f"  still failing, for another reason: {r['key']}  was {expected[r['key']]}, now {r['outcome']}"
               for r in changed[:20]]
     return lines

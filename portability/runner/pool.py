@@ -28,9 +28,9 @@ def entry(conn: Any, framework: str, log_path: str, parent_pid: int, cpus: Seque
     imports NumPy or the framework (both size their thread pools on import), so this module
     imports the worker's machinery only here."""
     pinned = cpu_limits.limit(cpus, threads)
-    from portability.runner import worker
+    from portability.runner import loop
 
-    worker.main(conn, framework, log_path, parent_pid, pinned)
+    loop.main(conn, framework, log_path, parent_pid, pinned)
 
 
 class WorkerStartError(RuntimeError):

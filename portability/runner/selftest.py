@@ -28,6 +28,7 @@ import numpy as np
 
 from portability.catalog import Draw, Kernel
 from portability.catalog.load import framework_of, load_kernels
+from portability.verdicts import first_line
 
 
 class _Altered:
@@ -57,11 +58,11 @@ def alter(value: Any) -> Any:
 
 def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
     """Problems with one kernel (empty when it is sound)."""
-    from portability.runner import worker  # here, not at import: it is the worker's machinery
+    from portability.runner import execute  # here, not at import: it is the worker's machinery
 
     dtype = "float32" if "float32" in kernel.dtypes else kernel.dtypes[0]
     try:
-        fn, fw = worker.resolve(kernel.api)
+        fn, fw = execute.resolve(kernel.api)
     except (AttributeError, ImportError) as exc:
         if kernel.removed:
             return []  # a real fail:missing, declared with its version
@@ -79,7 +80,7 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
 
 def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, variant: str, builder: Any,
                    size: str) -> list[str]:
-    from portability.runner import worker
+    from portability.runner import checks, execute
 
     problems: list[str] = []
     where = f"{kernel.api}[{dtype}-{variant}]"
@@ -89,21 +90,21 @@ def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, va
         # the timed callable lives through the checks, as in the worker: a kernel may tie what its
         # check reads (a temporary folder, a process group) to that callable's lifetime
         thunk, out, _ = runner.execute(kernel, fn, fw, raw, dtype, "cpu", seed)
-    except worker.StageError as err:
+    except execute.StageError as err:
         if kernel.device_only or kernel.cpu_failure:
             return problems  # failing on the CPU inside the framework: as declared
         problems.append(f"{where}: {err.stage} failed on the CPU: {type(err.exc).__name__}: "
-                        f"{worker.first_line(str(err.exc))}")
+                        f"{first_line(str(err.exc))}")
         return problems
     except Exception as exc:  # noqa: BLE001 - a builder bug is a problem to report, not a crash
-        problems.append(f"{where}: input builder failed: {type(exc).__name__}: {worker.first_line(str(exc))}")
+        problems.append(f"{where}: input builder failed: {type(exc).__name__}: {first_line(str(exc))}")
         return problems
-    leaves = worker.flatten(runner.adapter, out)
-    host = worker.to_host(runner.adapter, leaves)
+    leaves = checks.flatten(runner.adapter, out)
+    host = checks.to_host(runner.adapter, leaves)
     try:
-        result, check = runner._numerics(kernel, fn, fw, raw, dtype, "cpu", seed, leaves, host)
+        result, check = runner.check_output(kernel, fn, fw, raw, dtype, "cpu", seed, leaves, host)
     except Exception as exc:  # noqa: BLE001
-        problems.append(f"{where}: the check raised {type(exc).__name__}: {worker.first_line(str(exc))}")
+        problems.append(f"{where}: the check raised {type(exc).__name__}: {first_line(str(exc))}")
         return problems
     if result is None or check == "self":
         problems.append(f"{where}: no check that can fail (check: {check})")
@@ -111,7 +112,7 @@ def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, va
     adapter = runner.adapter
     got = [adapter.dtype_name(x) if adapter.is_array(x) else x.dtype.name
            for x in leaves if adapter.is_array(x) or isinstance(x, np.ndarray)]
-    dtype_check = worker._dtype_check(kernel, dtype, got)
+    dtype_check = checks.dtype_check(kernel, dtype, got)
     if dtype_check is not None and not dtype_check["ok"]:
         result = {"ok": False, "message": f"output dtype {dtype_check['got']}, expected {dtype_check['expected']}"}
     if kernel.device_only or kernel.cpu_failure:
@@ -123,7 +124,7 @@ def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, va
         problems.append(f"{where}: the CPU output fails its own check ({check}): {result['message']}")
         return problems
     try:
-        wrong, _ = runner._numerics(kernel, fn, fw, raw, dtype, "cpu", seed, leaves, [alter(x) for x in host])
+        wrong, _ = runner.check_output(kernel, fn, fw, raw, dtype, "cpu", seed, leaves, [alter(x) for x in host])
         rejected = wrong is None or not wrong["ok"]
     except Exception:  # noqa: BLE001 - a check that raises on a wrong output has rejected it
         rejected = True
@@ -134,10 +135,10 @@ def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, va
 
 def check_framework(framework: str, kernels_dir: str, size: str = "small") -> dict[str, Any]:
     """Every kernel of one framework; runs in the process that imports the framework."""
-    from portability.runner import backends, worker
+    from portability.runner import backends, execute
 
     adapter = backends.load(framework)
-    runner = worker.CaseRunner(adapter)
+    runner = execute.CaseRunner(adapter)
     problems: list[str] = []
     checked = 0
     for path in sorted(Path(kernels_dir, framework).glob("*.py")):

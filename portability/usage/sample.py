@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from portability.usage.mine import dump
+from portability.usage.tables import dump
 
 SCHEMA_VERSION = 1
 

@@ -42,7 +42,7 @@ class Adapter:
         return self._reasons.get(backend, "unknown backend")
 
     def versions(self) -> dict[str, str]:
-        v = {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+        v = {"jax": jax.__version__, "jaxlib": jaxlib.__version__}  # type: ignore[attr-defined]
         for backend, dev in self._devices.items():
             if backend != "cpu":
                 v[f"{backend}_runtime"] = str(getattr(dev.client, "platform_version", ""))
@@ -77,7 +77,7 @@ class Adapter:
         return str(array.dtype)
 
     def to_numpy(self, array: Any) -> np.ndarray:
-        if jax.dtypes.issubdtype(array.dtype, jax.dtypes.prng_key):
+        if jax.dtypes.issubdtype(array.dtype, jax.dtypes.prng_key):  # type: ignore[attr-defined]
             array = jax.random.key_data(array)  # typed keys have no NumPy form; their data does
         out = np.asarray(jax.device_get(array))
         return out.astype(np.float32) if out.dtype.name == "bfloat16" else out

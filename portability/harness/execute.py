@@ -1,0 +1,105 @@
+"""One case from the pytest process's side: ask a framework worker for its facts, draw the verdict
+(``portability.verdicts``), confirm a slowdown once, and build the record that is stored."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from portability import outcomes, verdicts
+from portability.catalog import Kernel
+from portability.catalog.cases import Case
+from portability.options import Settings
+from portability.records import CaseRecord, Facts, RatioRecord, WorkerInfo
+from portability.runner.pool import Pool
+
+
+def build_record(case: Case, kernel: Kernel, nodeid: str, facts: Facts | Mapping[str, Any], verdict: verdicts.Verdict,
+                 ratio: RatioRecord | None, duration: float, usage: dict[str, Any] | None = None) -> CaseRecord:
+    """The stored record of a case (``portability.records.CaseRecord``)."""
+    error: Mapping[str, Any] = facts.get("error") or {}
+    return {
+        "key": case.key,
+        "id": nodeid,
+        "framework": case.framework,
+        "api": case.api,
+        "category": kernel.category,
+        "dtype": case.dtype,
+        "variant": case.variant,
+        "backend": case.backend,
+        "outcome": verdict.outcome,
+        "failure": outcomes.category_of(verdict.outcome),
+        "message": verdicts.first_line(verdict.message, 500),
+        "exception": error.get("type"),
+        "stage": error.get("stage"),
+        "traceback": error.get("traceback"),
+        "device_used": facts.get("devices_used"),
+        "output_dtypes": facts.get("output_dtypes"),
+        "check": facts.get("check"),
+        "tolerance_used": (facts.get("numerics") or {}).get("tolerance_used"),
+        "warnings": facts.get("warnings") or [],
+        "timing": facts.get("timing"),
+        "reference_timing": facts.get("reference_timing"),
+        "ratio": ratio,
+        "tags": list(kernel.tags),
+        "paper": kernel.paper,
+        "paper_name": kernel.paper_name,
+        "decile": kernel.decile,  # the paper's decile and mined calls, for a paper function
+        "frequency": kernel.frequency,
+        "usage": usage,  # our frequency table: calls, decile, and how our usage sample drew it
+        "size": facts.get("size"),
+        "worker_pid": facts.get("pid"),
+        "check_s": facts.get("check_s"),
+        "worker_s": facts.get("worker_s"),
+        "duration_s": round(duration, 6),
+        "repro": f"pytest '{nodeid}' --backend={case.backend}",
+    }
+
+
+@dataclass
+class CaseContext:
+    """What every case of a run shares: the options, the framework workers and what they see, the
+    ``--baseline`` run's records and the ``--expectations`` listed, both by case key."""
+
+    settings: Settings
+    pool: Pool
+    infos: dict[str, WorkerInfo]
+    baseline: dict[str, CaseRecord] = field(default_factory=dict)
+    expected: dict[str, str] = field(default_factory=dict)
+    worker_id: str | None = None
+
+
+def run_case(ctx: CaseContext, case: Case, kernel: Kernel, nodeid: str, usage: dict[str, Any] | None) -> CaseRecord:
+    s = ctx.settings
+    t0 = time.monotonic()
+    info = ctx.infos.get(case.framework)
+    config = {"budget_s": s.timing_budget, "reference_timing": s.baseline is None, "size": s.size}
+    facts: Facts | dict[str, Any]
+    if info is not None and case.backend not in info["visible"]:
+        facts = {"backend": case.backend}
+        verdict = verdicts.Verdict(outcomes.UNAVAILABLE, f"cannot see {case.backend}: "
+                                   f"{info['reasons'].get(case.backend, '?')}")
+    else:
+        facts = ctx.pool.run(case.framework, case.__dict__, config, s.case_timeout)
+        verdict = verdicts.case_outcome(facts)
+    baseline = ctx.baseline.get(case.key)
+    verdict, ratio = verdicts.judge_slowdown(verdict, facts, baseline, s.threshold, s.baseline_noise)
+    if verdict.outcome == outcomes.SLOWDOWN:
+        # A slowdown must show twice: the case is measured once more and judged again. A
+        # machine that stalls for a moment (a shared VM losing its CPU for whole scheduler
+        # ticks) slows one measurement, not two taken apart.
+        again = ctx.pool.run(case.framework, case.__dict__, config, s.case_timeout)
+        confirmed, ratio_again = verdicts.judge_slowdown(verdicts.case_outcome(again), again, baseline, s.threshold,
+                                                         s.baseline_noise)
+        if ratio is not None:
+            ratio["confirmation"] = ratio_again
+        if confirmed.outcome != outcomes.SLOWDOWN:
+            verdict = verdicts.Verdict(outcomes.PASS, "")
+    record = build_record(case, kernel, nodeid, facts, verdict, ratio, time.monotonic() - t0, usage)
+    if s.expectations is not None:
+        record["expected"] = ctx.expected.get(case.key)
+    if ctx.worker_id:
+        record["xdist_worker"] = ctx.worker_id  # timed beside other workers: see run.json "parallel"
+    return record

@@ -1,0 +1,257 @@
+"""The records a run writes and reads, defined once: a worker's facts about a case, the case record
+in ``cases.jsonl``, and ``run.json``; the case key; and the migration of older run files.
+
+Every module writes and reads these shapes through the types here. A run file carries its schema
+version; an older one is migrated on read (as asv migrates its result files), never refused.
+
+Schema history:
+  1. Case records keyed by ``id``, the pytest node id ``kernels/<fw>/<file>.py::<api>[<dtype>(-<variant>)-<backend>]``.
+  2. Case records keyed by ``key``, ``<api>[(<variant>-)<dtype>-<backend>]``, which holds no file name
+     (a kernel can move between catalog files); ``id`` stays the pytest node id, for the repro command.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:  # only read by type checkers: the class bodies' annotations are never evaluated
+    from typing import NotRequired
+
+SCHEMA_VERSION = 2
+KIND = "portability-run"
+#: Status values of run.json. A run whose status is still "running" when read, and whose
+#: process is gone, was killed: readers report it as interrupted.
+COMPLETE, INTERRUPTED, RUNNING = "complete", "interrupted", "running"
+
+DEFAULT_VARIANT = "default"
+
+
+# -- what a worker reports about one case ---------------------------------------------------------
+
+class ErrorFacts(TypedDict):
+    """An exception a case raised, and the stage it was in (resolve, inputs, call, check, rounds...)."""
+
+    stage: str
+    type: str
+    message: str
+    traceback: NotRequired[str]
+
+
+class CheckFacts(TypedDict, total=False):
+    """The output check: ``ok``, and why not; ``tolerance_used`` is the worst (rtol, atol) share used."""
+
+    ok: bool
+    message: str
+    tolerance_used: Any
+    expected: str
+    got: str
+
+
+class TimingFacts(TypedDict, total=False):
+    """Timed rounds in the worker: seconds per call in each round, and the first (untimed) call."""
+
+    first_call_s: float
+    samples_s: list[float]
+    calls_per_round: int
+    interleaved: bool
+    error: str
+    # pytest-benchmark's statistics of samples_s (portability.stats.summarize)
+    rounds: int
+    median_s: float | None
+    iqr_s: float | None
+    q1_s: float
+    q3_s: float
+    min_s: float
+    max_s: float
+    mean_s: float
+    stddev_s: float
+    outliers: str
+
+
+class Terminated(TypedDict):
+    """A case whose worker died (``crash``) or outlived the case time limit (``timeout``)."""
+
+    reason: str
+    message: str
+
+
+class Facts(TypedDict, total=False):
+    """Everything a worker observed about one case; verdicts are drawn from these alone."""
+
+    backend: str
+    dtype: str
+    pid: int
+    size: str
+    error: ErrorFacts
+    warnings: list[str]
+    devices_used: list[str]
+    output_dtypes: list[str]
+    dtype_check: CheckFacts | None
+    numerics: CheckFacts | None
+    check: str | None
+    check_s: float
+    reference_timing: TimingFacts
+    timing: TimingFacts
+    worker_s: float
+    terminated: Terminated
+
+
+class WorkerInfo(TypedDict):
+    """A worker's first message: its framework, what it sees, and how it is set up."""
+
+    kind: str
+    framework: str
+    pid: int
+    import_s: float
+    visible: dict[str, str]
+    reasons: dict[str, str]
+    versions: dict[str, str]
+    numerics: dict[str, Any]
+    cpus: list[int]
+    threads: int | None
+
+
+# -- the stored case record ------------------------------------------------------------------------
+
+class RatioRecord(TypedDict, total=False):
+    """A time ratio against a reference (``host cpu`` or ``baseline``) with its bootstrap interval."""
+
+    ratio: float
+    ci_low: float
+    ci_high: float
+    reference: str
+    threshold: float
+    noise: float
+    confirmation: RatioRecord | None
+
+
+class CaseRecord(TypedDict):
+    """One line of ``cases.jsonl``: one case, its verdict and the facts behind it."""
+
+    key: str
+    id: str
+    framework: str
+    api: str
+    category: str
+    dtype: str
+    variant: str
+    backend: str
+    outcome: str
+    failure: str | None
+    message: str
+    exception: str | None
+    stage: str | None
+    traceback: str | None
+    device_used: list[str] | None
+    output_dtypes: list[str] | None
+    check: str | None
+    tolerance_used: Any
+    warnings: list[str]
+    timing: TimingFacts | None
+    reference_timing: TimingFacts | None
+    ratio: RatioRecord | None
+    tags: list[str]
+    paper: bool
+    paper_name: str
+    decile: int | None
+    frequency: int | None
+    usage: dict[str, Any] | None
+    size: str | None
+    worker_pid: int | None
+    check_s: float | None
+    worker_s: float | None
+    duration_s: float
+    repro: str
+    expected: NotRequired[str | None]
+    xdist_worker: NotRequired[str]
+
+
+class RunMeta(TypedDict, total=False):
+    """``run.json``: what was asked, on what machine, with which frameworks, and how it ended."""
+
+    schema: int
+    kind: str
+    run_id: str
+    status: str
+    started: str
+    ended: str | None
+    pid: int
+    command: list[str]
+    options: dict[str, Any]
+    machine: dict[str, Any]
+    parallel: dict[str, Any] | None
+    frameworks: dict[str, dict[str, Any]]
+    numerics: dict[str, Any]
+    collected: int | None
+    cases: int
+    wall_s: float
+    load_average_end: Any
+    workers_started: int
+    worker_startup_s: list[float]
+    xdist_cpus: dict[str, Any]
+    migrated_from: int
+
+
+# -- case keys -------------------------------------------------------------------------------------
+
+def case_param(variant: str, dtype: str, backend: str) -> str:
+    """``[<variant>-]<dtype>-<backend>``: the input variant leads where it is not the default."""
+    return "-".join(([variant] if variant != DEFAULT_VARIANT else []) + [dtype, backend])
+
+
+def case_key(api: str, variant: str, dtype: str, backend: str) -> str:
+    """``<api>[<param>]``: the name of a case's stored results, the same whichever file defines it."""
+    return f"{api}[{case_param(variant, dtype, backend)}]"
+
+
+_V1_ID = re.compile(r"^(?:.*::)?(?P<api>[^\[\]]+)\[(?P<param>[^\[\]]+)\]$")
+
+
+def key_of(name: str) -> str:
+    """The key a case name refers to: a key is returned as it is; a schema-1 node id
+    (``kernels/torch/linalg.py::torch.linalg.cholesky[float16-cpu]``, whose param is
+    ``<dtype>(-<variant>)-<backend>``) becomes its key. ``ValueError`` for anything else."""
+    m = _V1_ID.match(name.strip())
+    if not m:
+        raise ValueError(f"not a case key or node id: {name!r}")
+    api, parts = m["api"], m["param"].split("-")
+    if "::" not in name:
+        return f"{api}[{m['param']}]"
+    if len(parts) < 2:
+        raise ValueError(f"not a case node id: {name!r} (expected <api>[<dtype>-<backend>])")
+    dtype, backend, variant = parts[0], parts[-1], "-".join(parts[1:-1]) or DEFAULT_VARIANT
+    return case_key(api, variant, dtype, backend)
+
+
+# -- migration of older run files ------------------------------------------------------------------
+
+class SchemaError(ValueError):
+    """A run file written by a newer version of this suite than the one reading it."""
+
+
+def migrate_meta(meta: dict[str, Any]) -> RunMeta:
+    """``run.json`` of any known schema in today's form; ``migrated_from`` says where it came from."""
+    schema = meta.get("schema")
+    if not isinstance(schema, int) or schema < 1:
+        raise SchemaError(f"schema version {schema!r} is not one this suite ever wrote")
+    if schema > SCHEMA_VERSION:
+        raise SchemaError(f"schema version {schema} is newer than this version reads ({SCHEMA_VERSION}): upgrade")
+    if schema == SCHEMA_VERSION:
+        return meta  # type: ignore[return-value]
+    # 1 -> 2: run.json itself is unchanged; its cases gain a key
+    return {**meta, "schema": SCHEMA_VERSION, "migrated_from": schema}  # type: ignore[typeddict-item]
+
+
+def migrate_case(record: dict[str, Any], schema: int) -> CaseRecord:
+    """A case record of ``schema`` in today's form."""
+    if schema < 2 and "key" not in record:
+        record = {**record, "key": case_key(record["api"], record.get("variant") or DEFAULT_VARIANT,
+                                            record["dtype"], record["backend"])}
+    return record  # type: ignore[return-value]
+
+
+def is_case_record(record: Any, schema: int) -> bool:
+    """Whether a parsed ``cases.jsonl`` line has what every reader needs."""
+    needed = ("id", "api", "dtype", "backend", "outcome") if schema < 2 else ("key", "outcome")
+    return isinstance(record, dict) and all(k in record for k in needed)

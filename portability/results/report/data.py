@@ -1,0 +1,148 @@
+"""What the report shows, as plain data computed from run files: the runs, the summary matrix, the
+comparison with the study, and the cross-hardware view. Nothing here writes HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from statistics import median
+from typing import Any
+
+from portability import outcomes
+from portability.records import CaseRecord
+from portability.results import compare, storage, summary
+from portability.results.frames import accelerator
+
+VERDICT_ORDER = {v: i for i, v in enumerate(
+    (outcomes.FN_COMPLETE, outcomes.FN_PARTIAL, outcomes.FN_SLOWDOWN, outcomes.FN_PASS, outcomes.FN_UNAVAILABLE))}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One backend of one run: a column of verdicts in the function table."""
+
+    run_id: str
+    backend: str
+    run: storage.Run = field(compare=False, hash=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend} · {short_id(self.run.run_id)}"
+
+
+def short_id(run_id: str) -> str:
+    """``20261124T062918Z-vm-6d201e`` -> ``11-24 06:29 6d201e`` (date, time, the id's own suffix)."""
+    m = re.match(r"(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)\d\dZ-.*-([0-9a-f]+)$", run_id)
+    return f"{m[2]}-{m[3]} {m[4]}:{m[5]} {m[6]}" if m else run_id
+
+
+def paper_figures() -> dict[str, Any]:
+    text = resources.files("portability").joinpath("data/paper_figures.json").read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def runs_table(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
+    rows = []
+    for run in runs:
+        m = run.meta
+        machine = m.get("machine") or {}
+        versions = ", ".join(
+            f"{fw} {(info.get('versions') or {}).get(fw, '?')}" for fw, info in (m.get("frameworks") or {}).items())
+        rows.append({
+            "run": run.run_id, "status": run.status, "started": m.get("started"), "ended": m.get("ended"),
+            "machine": f"{machine.get('cpu') or '?'} ({machine.get('cpu_count', '?')} CPUs, "
+                       f"{machine.get('memory_gib', '?')} GiB)",
+            "accelerators": accelerator(m), "frameworks": versions,
+            "backends": ", ".join((m.get("options") or {}).get("backends") or []),
+            "size": (m.get("options") or {}).get("size", "medium"), "cases": len(run.cases),
+            "threads": compare.run_conditions(m)["cpu threads"],
+            "numerics": ", ".join(f"{k}={v}" for k, v in (m.get("numerics") or {}).items()),
+        })
+    return rows
+
+
+def summary_matrix(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
+    """Per run x framework x backend: function verdict counts, percentages of the assessed functions."""
+    out = []
+    for run in runs:
+        for row in summary.function_verdicts(run.cases):
+            d = row.assessed
+            entry: dict[str, Any] = {"run": run.run_id, "framework": row.framework, "backend": row.backend,
+                                     "functions": row.functions, "assessed": d, "timed": bool(row.timed_against)}
+            for key, verdict in (("pass", outcomes.FN_PASS), ("slowdown", outcomes.FN_SLOWDOWN),
+                                 ("partial", outcomes.FN_PARTIAL), ("complete", outcomes.FN_COMPLETE),
+                                 ("unavailable", outcomes.FN_UNAVAILABLE)):
+                n = row.count(verdict)
+                entry[key] = n
+                entry[f"{key}_pct"] = round(100 * n / d, 1) if d and key != "unavailable" else None
+            entry["top"] = ", ".join(f"{c} {n}" for c, n in outcomes.top_categories(row.case_outcomes))
+            out.append(entry)
+    return out
+
+
+def paper_comparison(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
+    """Per framework x backend: the paper's failure rates beside ours (functions with any failure)."""
+    figs = paper_figures()["failure_rates"]
+    ours = summary_matrix(runs)
+    rows = []
+    for fig in figs:
+        rows.append({"source": "paper", "framework": fig["framework"], "backend": fig["backend"],
+                     "where": fig["device"], "functions": fig["functions"],
+                     "complete": fig["complete"], "partial": fig["partial"], "any": fig["any"],
+                     "any_pct": round(100 * fig["any"] / fig["functions"], 1)})
+    for o in ours:
+        if not o["assessed"]:
+            continue
+        failing = o["complete"] + o["partial"]
+        rows.append({"source": "this run", "framework": o["framework"], "backend": o["backend"],
+                     "where": f"{o['backend']} · {short_id(o['run'])}", "functions": o["assessed"],
+                     "complete": o["complete"], "partial": o["partial"], "any": failing,
+                     "any_pct": round(100 * failing / o["assessed"], 1)})
+    return sorted(rows, key=lambda r: (r["framework"], r["backend"], r["source"] != "paper"))
+
+
+def cross_hardware(columns: Sequence[Column]) -> list[dict[str, Any]]:
+    """The paper's cross-hardware view for every pair of accelerator columns of one framework."""
+    accel = [c for c in columns if c.backend != "cpu"]
+    out = []
+    for i, a in enumerate(accel):
+        for b in accel[i + 1:]:
+            if a.backend == b.backend and a.run.run_id == b.run.run_id:
+                continue
+            for fw in sorted({c["framework"] for c in a.run.cases} & {c["framework"] for c in b.run.cases}):
+                fa = _per_function(a, fw)
+                fb = _per_function(b, fw)
+                common = sorted(set(fa) & set(fb))
+                if not common:
+                    continue
+                fail_one = [f for f in common if fa[f][0] != fb[f][0]]
+                both = [f for f in common if not fa[f][0] and not fb[f][0] and fa[f][1] and fb[f][1]]
+                ratios = [fb[f][1] / fa[f][1] for f in both]  # type: ignore[operator]
+                out.append({
+                    "framework": fw, "a": a.label, "b": b.label, "functions": len(common),
+                    "fail_on_one": len(fail_one), "fail_on_one_pct": round(100 * len(fail_one) / len(common), 1),
+                    "compared": len(ratios),
+                    "faster": sum(r < 1 for r in ratios), "slower": sum(r > 1 for r in ratios),
+                    "slower_10x": sum(r > 10 for r in ratios),
+                    "median_ratio": round(median(ratios), 3) if ratios else None,
+                })
+    return out
+
+
+def _per_function(col: Column, fw: str) -> dict[str, tuple[bool, float | None]]:
+    """api -> (fails on this column, median of its cases' median times) for one framework."""
+    cases: dict[str, list[CaseRecord]] = defaultdict(list)
+    for c in col.run.cases:
+        if c["framework"] == fw and c["backend"] == col.backend and c["outcome"] != outcomes.UNAVAILABLE:
+            cases[c["api"]].append(c)
+    result = {}
+    for api, cs in cases.items():
+        fails = any(outcomes.is_failure(c["outcome"]) for c in cs)
+        times: list[float] = [t for c in cs if (t := (c.get("timing") or {}).get("median_s"))]
+        result[api] = (fails, median(times) if times else None)
+    return result

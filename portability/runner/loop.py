@@ -1,0 +1,92 @@
+"""The worker process: imports one framework once, then runs cases sent by the pytest process.
+
+Started with the ``spawn`` method (a fresh interpreter: no device runtime is ever forked). It
+answers each case with *facts* (what happened: exception, output devices and dtypes, check
+results, timings); the pytest process turns facts into an outcome (``verdicts.case_outcome``).
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import gc
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from portability.runner import backends
+from portability.runner.execute import CaseRunner
+from portability.verdicts import first_line
+from portability.vocabulary import FRAMEWORKS
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the pytest process is gone (killed with SIGKILL): never outlive the run."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def main(conn: Any, framework: str, log_path: str, parent_pid: int, pinned: Sequence[int] = ()) -> None:
+    """A worker process, after ``pool.entry`` gave it its CPUs (``pinned``, for the record)."""
+    log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    sys.stdout = sys.stderr = log
+    faulthandler.enable(log)
+    # Spawn copies the parent's sys.path; catalog folders on it would shadow modules by name.
+    sys.path[:] = [p for p in sys.path if not (Path(p).parent.name == "kernels" and Path(p).name in FRAMEWORKS)]
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    t0 = time.perf_counter()
+    try:
+        adapter = backends.load(framework)
+    except BaseException as exc:  # report why the framework cannot start, then die
+        conn.send({"kind": "failed", "message": f"{type(exc).__name__}: {first_line(str(exc))}"})
+        raise
+    # The framework's own objects live as long as the worker: keep them out of every later
+    # collection, so freeing memory between cases (gc.collect) costs milliseconds, not 100 ms.
+    gc.collect()
+    gc.freeze()
+    visible = adapter.visible()
+    conn.send({
+        "kind": "ready",
+        "framework": framework,
+        "pid": os.getpid(),
+        "import_s": time.perf_counter() - t0,
+        "visible": visible,
+        "reasons": {b: adapter.unavailable_reason(b) for b in ("cpu", "gpu", "tpu") if b not in visible},
+        "versions": adapter.versions(),
+        "numerics": adapter.numerics(),
+        "cpus": list(pinned),
+        "threads": adapter.threads(),
+    })
+    runner = CaseRunner(adapter)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg["kind"] == "stop":
+            return
+        print(f"--- case {msg['case']['api']} {msg['case']['dtype']} {msg['case']['backend']}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            facts = runner.run(msg["case"], msg["config"])
+        except Exception as exc:  # a bug in the harness or a catalog entry, not the framework
+            facts = {
+                "backend": msg["case"]["backend"],
+                "error": {
+                    "stage": "harness",
+                    "type": type(exc).__name__,
+                    "message": str(exc),
+                    "traceback": traceback.format_exc()[-2000:],
+                },
+            }
+        runner.release()
+        facts["worker_s"] = time.perf_counter() - t0
+        conn.send({"kind": "result", "facts": facts})

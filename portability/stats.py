@@ -1,0 +1,77 @@
+"""Timing statistics: pure functions over lists of seconds (the summaries stored with the raw samples
+and the bootstrap interval of a ratio of medians). The verdicts drawn from them are in
+``portability.verdicts``; the measurement loop is in ``portability.runner.timing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pytest_benchmark.stats import Stats
+
+#: Confidence level of the ratio interval and the number of bootstrap resamples.
+CONFIDENCE = 0.95
+RESAMPLES = 2000
+
+
+def summarize(samples: Sequence[float]) -> dict[str, Any]:
+    """pytest-benchmark's statistics of timing samples (seconds): median, quartiles and IQR,
+    min/max, mean/stddev, and its outlier counts ("IQR outliers;stddev outliers")."""
+    if not samples:
+        return {"rounds": 0, "median_s": None, "iqr_s": None}
+    stats = Stats()
+    for s in samples:
+        stats.update(float(s))
+    return {
+        "rounds": stats.rounds,
+        "median_s": stats.median,
+        "iqr_s": stats.iqr,
+        "q1_s": stats.q1,
+        "q3_s": stats.q3,
+        "min_s": stats.min,
+        "max_s": stats.max,
+        "mean_s": stats.mean,
+        "stddev_s": stats.stddev,
+        "outliers": stats.outliers,
+    }
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """Ratio of median times target/reference with a bootstrap confidence interval."""
+
+    ratio: float
+    low: float
+    high: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"ratio": self.ratio, "ci_low": self.low, "ci_high": self.high}
+
+
+def ratio_ci(
+    target: Sequence[float],
+    reference: Sequence[float],
+    *,
+    confidence: float = CONFIDENCE,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+) -> Ratio:
+    """Median(target)/median(reference) with a percentile bootstrap interval.
+
+    The seed is fixed so the same samples always give the same interval (a stored run can be
+    re-judged and get the same verdict).
+    """
+    t = np.asarray(target, dtype=float)
+    r = np.asarray(reference, dtype=float)
+    if t.size == 0 or r.size == 0:
+        raise ValueError("ratio_ci needs samples on both sides")
+    rng = np.random.default_rng(seed)
+    tm = np.median(rng.choice(t, size=(resamples, t.size), replace=True), axis=1)
+    rm = np.median(rng.choice(r, size=(resamples, r.size), replace=True), axis=1)
+    ratios = tm / np.maximum(rm, 1e-12)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(ratios, [alpha, 1 - alpha])
+    return Ratio(float(np.median(t) / max(float(np.median(r)), 1e-12)), float(low), float(high))
