@@ -45,21 +45,21 @@ class CaseFailure(Exception):
 
 class CatalogFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        session = self.config.stash[COLLECTION_KEY]
-        if framework_of(self.path) not in session.frameworks:
+        seen = self.config.stash[COLLECTION_KEY]
+        if framework_of(self.path) not in seen.frameworks:
             return
         kernels = load_kernels(self.path)
         folder = str(self.path.parent)
-        if folder not in session.usage:
-            session.usage[folder] = inventory.usage(self.path.parent)
+        if folder not in seen.usage:
+            seen.usage[folder] = inventory.usage(self.path.parent)
         for kernel in kernels:
             # One entry per API across the catalog: the API names the function in every summary.
-            first = session.apis.setdefault(kernel.api, str(self.path))
+            first = seen.apis.setdefault(kernel.api, str(self.path))
             if first != str(self.path):
                 raise CatalogError(f"{self.path}: entry {kernel.api!r} is already defined in {first}")
-            for case in cases(self.path, kernel, session.backends, session.dtypes):
+            for case in cases(self.path, kernel, seen.backends, seen.dtypes):
                 yield CaseItem.from_parent(self, name=f"{kernel.api}[{case.param}]", case=case, kernel=kernel,
-                                           usage=session.usage[folder].get(kernel.api))
+                                           usage=seen.usage[folder].get(kernel.api))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CatalogError):
