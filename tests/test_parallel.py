@@ -48,7 +48,7 @@ def test_gpu_backend_with_n_is_refused_without_enough_gpus(pytester: pytest.Pyte
 
 
 def test_parallel_run_gives_the_serial_verdicts_in_one_run_directory(pytester: pytest.Pytester):
-    for fw, name in (("torch", "linalg"), ("jax", "linalg"), ("torch", "sampling")):
+    for fw, name in (("torch", "linalg"), ("jax", "linalg"), ("torch", "random")):
         dest = pytester.path / "kernels" / fw
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "kernels" / fw / f"{name}.py", dest / f"{name}.py")

@@ -1,6 +1,6 @@
 """The HTML report, compare, expectations and export, on real runs made by the suite.
 
-Two real runs of a small catalog (torch and JAX reductions plus a kernel whose error message holds
+Two real runs of a small catalog (torch and JAX FFTs plus a kernel whose error message holds
 ``<script>``): A sweeps float32 and float16, B only float32 (a different catalog of cases). The
 page is opened in headless Chromium (Debian's /usr/bin/chromium, which .ci/run installs), driven
 by Playwright, with every request that is not a local file recorded.
@@ -57,7 +57,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("report")
     for fw in ("torch", "jax"):
         (tmp / "kernels" / fw).mkdir(parents=True)
-        shutil.copy(ROOT / "kernels" / fw / "reductions.py", tmp / "kernels" / fw / "reductions.py")
+        shutil.copy(ROOT / "kernels" / fw / "fft.py", tmp / "kernels" / fw / "fft.py")
     (tmp / "kernels" / "torch" / "hostile.py").write_text(HOSTILE_KERNEL)
     proc_a, a = _run(tmp, tmp / "A", "kernels", "--dtype=float32,float16")
     _, b = _run(tmp, tmp / "B", "kernels", "--dtype=float32", "--no-report")

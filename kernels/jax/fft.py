@@ -1,10 +1,10 @@
-"""jax.numpy.fft: complex and real transforms."""
+"""jax.numpy.fft: complex and real transforms, and jax.scipy.signal.stft."""
 
 import numpy as np
+import scipy.signal
 
-from portability.catalog import Kernel, normal
+from portability.catalog import FLOATS, Kernel, normal
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: JAX has no complex32: half-precision inputs transform in complex64, as they would be stored.
 COMPLEX_OF = {"float32": "complex64", "float64": "complex128", "float16": "complex64", "bfloat16": "complex64",
               "complex64": "complex64", "complex128": "complex128"}
@@ -21,4 +21,9 @@ KERNELS = [
            reference=np.fft.ifft, out_dtype=COMPLEX_OF),
     Kernel("jax.numpy.fft.fft2", "fft", normal((4, 64), 128, 128), dtypes=(*FLOATS, "complex64"),
            reference=np.fft.fft2, out_dtype=COMPLEX_OF),
+    Kernel("jax.numpy.fft.fftn", "fft", normal((8, 64), (16, 128), (32, 128)),
+           dtypes=(*FLOATS, "complex64", "complex128"), reference=np.fft.fftn, out_dtype=COMPLEX_OF),
+    Kernel("jax.scipy.signal.stft", "fft", normal((4096, 1 << 20)), dtypes=FLOATS,
+           call=lambda c, x: c.fn(x, nperseg=256)[2], reference=lambda x: scipy.signal.stft(x, nperseg=256)[2],
+           out_dtype=COMPLEX_OF),
 ]

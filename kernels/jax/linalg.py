@@ -1,15 +1,35 @@
-"""jax.numpy.linalg, jax.scipy.linalg, jax.lax.linalg, matrix products and convolutions."""
+"""jax.numpy.linalg, jax.scipy.linalg, jax.lax.linalg, matrix products, einsum, correlations and convolutions,
+and the sparsify transform.
+"""
 
 import numpy as np
 import scipy.linalg
 import scipy.signal
 
-from portability.catalog import Kernel, matmul, normal, paper, spd, well_conditioned
+from portability.catalog import (
+    BIG_SIDE,
+    FLOATS,
+    SIDE,
+    VEC,
+    Keep,
+    Kernel,
+    matmul,
+    normal,
+    pair,
+    paper,
+    same,
+    sparse_matrix,
+    spd,
+    well_conditioned,
+)
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: complex outputs of real inputs: what the eigen-decomposition of each input dtype should give
 COMPLEX_OF = {"float32": "complex64", "float64": "complex128", "float16": "complex64", "bfloat16": "complex64"}
 TALL = ((128, 512), (64, 256))  # for SVD and QR: 128x64 at small, 512x256 at medium
+#: Sums of a few hundred products rounded in half precision (as for the catalog's matmul and convolve).
+HALF_SUMS = {"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}
+#: about one entry in ten nonzero, small integers: exact in every dtype
+_SPARSE = sparse_matrix(BIG_SIDE, BIG_SIDE)
 
 
 def _distinct_eigs(n):
@@ -76,6 +96,64 @@ def _einsum_inputs(rng):
     return {"a": rng.standard_normal((b, i, j)), "b": rng.standard_normal((b, j, k))}
 
 
+def _signed_dets(rng):
+    """Two matrices n*I + noise, the first two rows of the second swapped: determinants of both
+    signs, far from singular (the log of |det| is about n*log(n))."""
+    (n,) = rng.dims(SIDE)
+    a = rng.standard_normal((2, n, n)) + n * np.eye(n)
+    a[1::2, [0, 1]] = a[1::2, [1, 0]]
+    return {"a": a}
+
+
+def _tall(rng):
+    rows, cols = rng.dims((48, 384), (32, 192))
+    return {"a": rng.standard_normal((rows, cols))}
+
+
+def _triangular(rng):
+    """A full matrix whose lower triangle is well conditioned (diagonal about n): the solve must
+    read the lower triangle only, as lower=True says."""
+    n, k = rng.dims(SIDE, (16, 256))
+    return {"a": rng.standard_normal((n, n)) + n * np.eye(n), "b": rng.standard_normal((n, k))}
+
+
+def _correlate_inputs(mode):
+    def build(rng):
+        return {"a": rng.standard_normal(rng.pick(4096, 1 << 20)), "v": rng.standard_normal(64), "mode": mode}
+
+    return build
+
+
+def _pivots(rng):
+    """LAPACK-style row swaps: at step i, row i is swapped with a row p >= i."""
+    batch, n = rng.dims((16, 2048), (64, 512))
+    steps = np.arange(n)
+    return {"pivots": Keep((steps + rng.integers(0, n - steps, (batch, n))).astype(np.int32))}
+
+
+def _permutation_ref(pivots):
+    batch, n = pivots.shape
+    perm = np.tile(np.arange(n, dtype=np.int32), (batch, 1))
+    rows = np.arange(batch)
+    for i in range(n):
+        p = pivots[:, i]
+        perm[rows, i], perm[rows, p] = perm[rows, p], perm[rows, i].copy()
+    return perm
+
+
+def _sparse_and_vectors(rng):
+    out = _SPARSE(rng)
+    out["v"] = rng.standard_normal((out["x"].shape[1], 8))
+    return out
+
+
+def _sparsify_setup(c, x, v):
+    mat = c.fw.experimental.sparse.BCOO.fromdense(x)  # the sparse operand is built once, untimed
+    # The corpus's use: dense code (here a matmul) run unchanged on a sparse operand.
+    apply = c.fn(lambda m, u: m @ u)
+    return lambda: apply(mat, v)
+
+
 KERNELS = [
     Kernel("jax.numpy.matmul", "linalg", matmul((256, 512), (256, 512), (256, 512)), dtypes=FLOATS, reference=np.matmul,
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
@@ -119,4 +197,26 @@ KERNELS = [
            call=lambda c, x, k: c.fn(x, k, mode="full"),
            reference=lambda x, k: scipy.signal.convolve2d(x, k, mode="full"),
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}, **paper(50, 7)),
+    Kernel("jax.lax.dot_general", "linalg", matmul((256, 512), (256, 512), (256, 512)), dtypes=FLOATS,
+           call=lambda c, a, b: c.fn(a, b, (((1,), (0,)), ((), ()))), reference=np.matmul,
+           tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
+    Kernel("jax.numpy.vdot", "linalg", pair(VEC, names=("a", "b")), dtypes=(*FLOATS, "complex64"),
+           reference=np.vdot),
+    Kernel("jax.numpy.trace", "linalg", normal(BIG_SIDE, BIG_SIDE), dtypes=(*FLOATS, "complex64", "int32"),
+           reference=np.trace, out_dtype={**same(*FLOATS, "int32"), "complex64": "complex64"}),
+    Kernel("jax.numpy.linalg.slogdet", "linalg", _signed_dets, dtypes=(*FLOATS, "complex64"),
+           # (sign, log|det|): the sign of complex input is complex, its log|det| real
+           reference=np.linalg.slogdet, out_dtype=same(*FLOATS)),
+    Kernel("jax.numpy.linalg.pinv", "linalg", _tall, dtypes=(*FLOATS, "complex64"), reference=np.linalg.pinv),
+    Kernel("jax.scipy.linalg.solve_triangular", "linalg", _triangular, dtypes=(*FLOATS, "complex64"),
+           call=lambda c, a, b: c.fn(a, b, lower=True),
+           reference=lambda a, b: scipy.linalg.solve_triangular(a, b, lower=True)),
+    Kernel("jax.numpy.correlate", "linalg", {"valid": _correlate_inputs("valid"), "full": _correlate_inputs("full")},
+           dtypes=(*FLOATS, "complex64"), reference=np.correlate, tol=HALF_SUMS),
+    Kernel("jax.numpy.linalg.eigvalsh", "linalg", spd((64, 512)), dtypes=FLOATS, reference=np.linalg.eigvalsh),
+    Kernel("jax.lax.linalg.lu_pivots_to_permutation", "linalg", _pivots, dtypes=("int32",),
+           call=lambda c, pivots: c.fn(pivots, pivots.shape[-1]), reference=_permutation_ref, out_dtype="int32"),
+    # ~100 products per output at medium, summed in the case dtype (as for the catalog's matmul).
+    Kernel("jax.experimental.sparse.sparsify", "linalg", _sparse_and_vectors, dtypes=FLOATS, setup=_sparsify_setup,
+           reference=lambda x, v: x @ v, tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
 ]

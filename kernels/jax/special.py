@@ -1,11 +1,10 @@
-"""jax.scipy.special and jax.scipy.stats: special functions and distribution functions."""
+"""jax.scipy.special and the special functions in jax.numpy and jax.lax."""
 
+import numpy as np
 from scipy import special as sps
-from scipy import stats
 
-from portability.catalog import Kernel, normal, paper, positive, uniform
+from portability.catalog import FLOATS, Kernel, normal, paper, positive, uniform
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (64 * 1024, 1 << 20)
 
 
@@ -21,8 +20,6 @@ KERNELS = [
            reference=sps.gammaln, **paper(70, 23)),
     Kernel("jax.scipy.special.ndtr", "special", normal(N, scale=3.0), dtypes=FLOATS, reference=sps.ndtr,
            **paper(10, 1)),
-    Kernel("jax.scipy.stats.norm.cdf", "distribution", normal(N, scale=3.0), dtypes=FLOATS,
-           reference=stats.norm.cdf, **paper(30, 2)),
     Kernel("jax.scipy.special.erfinv", "special", uniform(N, low=-0.99, high=0.99), dtypes=FLOATS,
            reference=sps.erfinv),
     Kernel("jax.scipy.special.digamma", "special", positive(N, low=0.1, high=50.0), dtypes=FLOATS,
@@ -31,4 +28,8 @@ KERNELS = [
     Kernel("jax.scipy.special.logsumexp", "special", normal((256, 4096), 256, scale=10.0), dtypes=FLOATS,
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: sps.logsumexp(x, axis=-1)),
     Kernel("jax.scipy.special.gammainc", "special", _gammainc_inputs, dtypes=FLOATS, reference=sps.gammainc),
+    Kernel("jax.numpy.i0", "special", uniform(N, low=-5.0, high=5.0), dtypes=FLOATS, reference=np.i0,
+           **paper(10, 1)),
+    # lax: strict, no implicit promotion.
+    Kernel("jax.lax.erf", "special", normal(N, scale=2.0), dtypes=FLOATS, reference=sps.erf, **paper(10, 1)),
 ]

@@ -1,15 +1,14 @@
 """tf.signal: FFTs and cosine transforms.
 
-TensorFlow's FFT ops take complex64/complex128 (rfft: float32/float64) only; float16 and
-bfloat16 inputs are refused in Python before any kernel runs.
+TensorFlow's FFT ops take complex64/complex128 (rfft: float32/float64) only; float16 and bfloat16 inputs are
+refused in Python before any kernel runs.
 """
 
 import numpy as np
 import scipy.fft
 
-from portability.catalog import Kernel, normal
+from portability.catalog import FLOATS, Kernel, normal, paper
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 COMPLEX_OF = {"float32": "complex64", "float64": "complex128", "float16": "complex64", "bfloat16": "complex64"}
 #: Batches of length-512 transforms: the transform length (and so its rounding error) is the same at
 #: both sizes; --size sets the number of rows (4096 or 1M elements).
@@ -31,5 +30,5 @@ KERNELS = [
            reference=lambda x: np.fft.irfft(x, n=512, axis=-1)),
     # idct(type=2, norm=None) is TF's unnormalised DCT-III, as scipy.fft.dct(type=3).
     Kernel("tf.signal.idct", "fft", normal(ROWS, 512), dtypes=FLOATS,
-           reference=lambda x: scipy.fft.dct(x, type=3, axis=-1), tags=("paper",), decile=20, frequency=2),
+           reference=lambda x: scipy.fft.dct(x, type=3, axis=-1), **paper(20, 2)),
 ]

@@ -1,18 +1,22 @@
-"""tf.linalg and matrix products.
+"""tf.linalg, matrix products, einsum and linear operators.
 
-TensorFlow registers most decompositions/solvers for float, double, half and complex on the CPU
-in the op definition, but only ships CPU kernels for float/double/complex: float16 then fails
-with "Could not find device for node" and bfloat16 is refused by the op's type list.
+TensorFlow registers most decompositions/solvers for float, double, half and complex on the CPU in the op
+definition, but only ships CPU kernels for float/double/complex: float16 then fails with "Could not find
+device for node" and bfloat16 is refused by the op's type list.
 """
 
 import numpy as np
 import scipy.linalg
 
-from portability.catalog import SIDE, Kernel, matmul, spd, well_conditioned
+from portability.catalog import FLOATS, SIDE, Kernel, matmul, normal, paper, spd, well_conditioned
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Tall matrices for SVD: 64x48, or 512x384 at medium.
 TALL = ((64, 512), (48, 384))
+#: Sums of 256 (matmul) or 512 (matvec) products: linalg.py's matmul tolerances for half precision.
+MATMUL_TOL = {"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}
+COMPLEX = ("complex64", "complex128")
+#: Rows of a fixed reduced length: --size sets the number of rows, so the tolerances keep their meaning.
+ROWS = (4, 1024)
 
 
 def _svd_canonical(out):
@@ -93,13 +97,53 @@ def _expm_inputs(rng):
     return {"a": rng.standard_normal((n, n)) * 0.8 / np.sqrt(n)}
 
 
+def _batched_matmul(rng):
+    """a @ b^T as attention scores: (B, M, 256) x (B, M, 256); 256 products per output at both sizes."""
+    b, m = rng.dims((1, 8), (64, 512))
+    return {"a": rng.standard_normal((b, m, 256)), "b": rng.standard_normal((b, m, 256))}
+
+
+def _matvec_inputs(rng):
+    """An (rows, 512) operator times a 512-vector: 512 products per output at both sizes."""
+    (rows,) = rng.dims((8, 2048))
+    return {"a": rng.standard_normal((rows, 512)), "x": rng.standard_normal(512)}
+
+
+def _matvec_setup(c, a, x):
+    op = c.fw.linalg.LinearOperatorFullMatrix(a)
+    return lambda: c.fn(op, x)
+
+
+def _attention(rng):
+    """Scores of attention heads, q @ k^T over a head dimension of 64: 64K or 1M outputs."""
+    b, h, t = rng.dims((2, 8), (4, 8), (32, 128))
+    return {"q": rng.standard_normal((b, h, t, 64)), "k": rng.standard_normal((b, h, t, 64))}
+
+
+def _normalize_ref(x):
+    norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
+    return x / norm, norm
+
+
+def _kron_inputs(rng):
+    """Two square factors whose Kronecker product is 64x64 or 1024x1024."""
+    a, b = rng.dims((8, 32), (8, 32))
+    return {"a": rng.standard_normal((a, a)), "b": rng.standard_normal((b, b))}
+
+
+def _kron_setup(c, a, b):
+    linalg = c.fw.linalg
+    op = linalg.LinearOperatorKronecker([linalg.LinearOperatorFullMatrix(a), linalg.LinearOperatorFullMatrix(b)])
+    return lambda: c.fn(op)
+
+
 KERNELS = [
     Kernel("tf.linalg.matmul", "linalg", matmul(SIDE, SIDE, SIDE), dtypes=FLOATS, reference=np.matmul,
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
     Kernel("tf.linalg.inv", "linalg", well_conditioned(SIDE), dtypes=FLOATS, reference=np.linalg.inv),
     Kernel("tf.linalg.svd", "linalg", lambda rng: {"a": rng.standard_normal(rng.dims(*TALL))}, dtypes=FLOATS,
            reference=lambda a: (np.linalg.svd(a, compute_uv=False), a), canonical=_svd_canonical,
-           tags=("paper",), decile=70, frequency=22,
+           **paper(70, 22),
            note="checked as (singular values, U diag(s) V^T): singular vectors are unique only up to sign"),
     Kernel("tf.linalg.cholesky", "linalg", spd(SIDE), dtypes=FLOATS, reference=np.linalg.cholesky),
     Kernel("tf.linalg.solve", "linalg", _solve_inputs, dtypes=FLOATS, reference=np.linalg.solve),
@@ -125,5 +169,20 @@ KERNELS = [
            reference=scipy.linalg.expm),
     Kernel("tf.linalg.set_diag", "linalg", _set_diag_inputs,
            dtypes=("float32", "float64", "float16", "bfloat16", "int32", "int64", "bool"),
-           reference=_set_diag_ref, tags=("paper",), decile=20, frequency=2),
+           reference=_set_diag_ref, **paper(20, 2)),
+    Kernel("tf.matmul", "linalg", _batched_matmul, dtypes=FLOATS,
+           call=lambda c, a, b: c.fn(a, b, transpose_b=True),
+           reference=lambda a, b: a @ np.swapaxes(b, -1, -2), tol=MATMUL_TOL),
+    # The operator's constructor refuses bfloat16 matrices in Python (its dtype list stops at float16).
+    Kernel("tf.linalg.LinearOperatorFullMatrix.matvec", "linalg", _matvec_inputs, dtypes=FLOATS,
+           setup=_matvec_setup, reference=lambda a, x: a @ x, tol=MATMUL_TOL,
+           note="operator built untimed from the matrix; matvec timed"),
+    Kernel("tf.einsum", "linalg", _attention, dtypes=(*FLOATS, "complex64"),
+           call=lambda c, q, k: c.fn("bhqd,bhkd->bhqk", q, k),
+           reference=lambda q, k: np.einsum("bhqd,bhkd->bhqk", q, k), tol=MATMUL_TOL,
+           note="attention scores: batch x heads x queries x keys over a head dimension of 64"),
+    Kernel("tf.linalg.normalize", "linalg", normal(ROWS, 1024), dtypes=FLOATS, call=lambda c, x: c.fn(x, axis=-1),
+           reference=_normalize_ref, note="rows of 1024 to unit Euclidean norm; returns the norms too"),
+    Kernel("tf.linalg.LinearOperatorKronecker.to_dense", "linalg", _kron_inputs, dtypes=(*FLOATS, *COMPLEX),
+           setup=_kron_setup, reference=np.kron, note="operator of two full matrices built untimed; to_dense timed"),
 ]

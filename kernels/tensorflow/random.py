@@ -1,17 +1,21 @@
-"""Random sampling (tf.random, TF-NumPy random) and tf.compat.v1.distributions, checked by moments."""
+"""TensorFlow random sampling (tf.random, TF-NumPy random, random crops, generators seeded from the OS), checked
+by moments.
+"""
 
 import numpy as np
-import scipy.stats
 
-from portability.catalog import BIG_SIDE, Kernel
+from portability.catalog import FLOATS, Kernel, nothing, paper, same
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: 65536 samples at small, not fewer: _check_normal's fixed bounds (0.02 on the std, 0.01 on the
 #: one-sigma fraction) are 7 and 5.5 standard errors there, but under 2 at 4096 samples.
 SHAPE = ((256, 1024), (256, 1024))
 #: Gamma draws per shape parameter, 20000 at small, not fewer: _check_gamma's 10% variance bound is
 #: 5 standard errors there (alpha = 1), 2.5 at 5000.
 GAMMA_N = (20000, 1 << 18)
+#: 262144 samples per generator at both sizes: _check_normal's fixed bounds need many samples.
+GEN_SHAPE = (256, 1024)
+#: Rows of a fixed reduced length: --size sets the number of rows, so the tolerances keep their meaning.
+ROWS = (4, 1024)
 
 
 def _shape(rng):
@@ -56,15 +60,74 @@ def _check_gamma(out, alpha, n):
     assert np.all(np.abs(var - alpha) < 0.1 * alpha), f"variances {var} for alpha {alpha}"
 
 
-def _normal_params(rng):
-    shape = rng.dims(BIG_SIDE, BIG_SIDE)
-    return {"loc": rng.standard_normal(shape), "scale": rng.uniform(0.5, 2.0, shape),
-            "x": rng.standard_normal(shape) * 2}
-
-
 def _tnp_setup(c, shape):
     c.fw.experimental.numpy.random.seed(c.seed)
     return lambda: c.fn(size=shape)
+
+
+def _crop_inputs(rng):
+    batch, side = rng.dims((2, 16), (32, 160))
+    return {"image": rng.uniform(0.0, 255.0, (batch, side, side, 3))}
+
+
+def _crop_setup(c, image):
+    b, h, w, ch = image.shape
+    size = [b, h * 3 // 4, w * 3 // 4, ch]
+    return lambda: [c.fn(image, size) for _ in range(4)]
+
+
+def _check_crops(out, image):
+    """Each of 4 crops is a window of the image (same offset for the whole batch); not all at one offset."""
+    b, h, w, ch = image.shape
+    ch_, cw = h * 3 // 4, w * 3 // 4
+    offsets = []
+    for crop in out:
+        crop = np.asarray(crop, dtype=np.float64)
+        assert crop.shape == (b, ch_, cw, ch), f"crop shape {crop.shape}, expected {(b, ch_, cw, ch)}"
+        candidates = np.argwhere(image[0, :h - ch_ + 1, :w - cw + 1, 0] == crop[0, 0, 0, 0])
+        found = [(int(i), int(j)) for i, j in candidates
+                 if np.array_equal(image[:, i:i + ch_, j:j + cw, :], crop)]
+        assert found, "a crop is not a window of the image"
+        offsets.append(found[0])
+    assert len(set(offsets)) > 1, f"4 crops all at offset {offsets[0]}: not random"
+
+
+def _generator_setup(c):
+    def run():
+        a, b = c.fn(), c.fn()
+        return a.normal(GEN_SHAPE, dtype=c.dtype), b.normal(GEN_SHAPE, dtype=c.dtype)
+
+    return run
+
+
+def _check_generators(out):
+    a, b = (np.asarray(o, dtype=np.float64) for o in out)
+    assert a.shape == GEN_SHAPE and b.shape == GEN_SHAPE, f"shapes {a.shape}, {b.shape}"
+    _check_normal(a)
+    _check_normal(b)
+    assert np.mean(a == b) < 0.01, "two generators from non-deterministic state drew the same samples"
+
+
+def _randint_setup(c, rows):
+    dtype = c.fw.as_dtype(c.dtype).as_numpy_dtype
+    return lambda: c.fn(-7, 25, size=(rows, 1024), dtype=dtype)
+
+
+def _check_randint(out, rows):
+    """Integers in [-7, 25): all 32 values about equally frequent, mean 8.5, variance (32^2 - 1) / 12,
+    and neighbours equal about once in 32 (no repeated or correlated draws). Bounds at 5 sigma."""
+    x = np.asarray(out)
+    assert x.shape == (rows, 1024), f"shape {x.shape}, asked for ({rows}, 1024)"
+    assert x.dtype.kind == "i", f"dtype {x.dtype}"
+    assert x.min() >= -7 and x.max() < 25, f"values in [{x.min()}, {x.max()}], asked for [-7, 25)"
+    n, var = x.size, (32**2 - 1) / 12
+    counts = np.bincount((x + 7).ravel(), minlength=32)
+    chi2 = float(np.sum((counts - n / 32) ** 2 / (n / 32)))
+    assert chi2 < 80, f"value counts far from uniform: chi2 = {chi2:.1f} on 31 degrees of freedom"
+    assert abs(x.mean() - 8.5) < 5 * np.sqrt(var / n), f"mean {x.mean():.3f}, expected 8.5"
+    assert abs(x.var() - var) < 5 * var * np.sqrt(0.8 / n), f"variance {x.var():.2f}, expected {var:.2f}"
+    same_next = float(np.mean(x.ravel()[1:] == x.ravel()[:-1]))
+    assert abs(same_next - 1 / 32) < 5 * np.sqrt(1 / 32 / n), f"neighbours equal {same_next:.4f} of the time"
 
 
 KERNELS = [
@@ -75,23 +138,17 @@ KERNELS = [
            check=_check_uniform),
     Kernel("tf.random.gamma", "random", _gamma_inputs, dtypes=FLOATS,
            call=lambda c, alpha, n: c.fn([n], alpha, dtype=c.dtype), random=True, check=_check_gamma,
-           tags=("paper",), decile=50, frequency=7),
+           **paper(50, 7)),
     # No dtype argument: TF-NumPy samples in its default float type, float64.
     Kernel("tf.experimental.numpy.random.standard_normal", "random", _shape, dtypes=("float64",),
-           setup=_tnp_setup, random=True, check=_check_normal, tags=("paper",), decile=30, frequency=4),
-    Kernel("tf.compat.v1.distributions.Normal", "distribution", _normal_params, dtypes=FLOATS,
-           call=lambda c, loc, scale, x: c.fn(loc=loc, scale=scale).log_prob(x),
-           reference=lambda loc, scale, x: scipy.stats.norm.logpdf(x, loc, scale),
-           tags=("paper",), decile=100, frequency=241, note="construct the distribution and evaluate log_prob"),
-    Kernel("tf.compat.v1.distributions.Normal.survival_function", "distribution", _normal_params, dtypes=FLOATS,
-           setup=lambda c, loc, scale, x: (lambda d: lambda: c.fn(d, x))(
-               c.fw.compat.v1.distributions.Normal(loc=loc, scale=scale)),
-           reference=lambda loc, scale, x: scipy.stats.norm.sf(x, loc, scale),
-           tags=("paper",), decile=30, frequency=3),
-    Kernel("tf.compat.v1.distributions.Laplace.log_survival_function", "distribution", _normal_params,
-           dtypes=FLOATS,
-           setup=lambda c, loc, scale, x: (lambda d: lambda: c.fn(d, x))(
-               c.fw.compat.v1.distributions.Laplace(loc=loc, scale=scale)),
-           reference=lambda loc, scale, x: scipy.stats.laplace.logsf(x, loc, scale),
-           tags=("paper",), decile=30, frequency=3),
+           setup=_tnp_setup, random=True, check=_check_normal, **paper(30, 4)),
+    Kernel("tf.image.random_crop", "random", _crop_inputs, dtypes=(*FLOATS, "uint8"), setup=_crop_setup,
+           random=True, check=_check_crops, out_dtype="same",
+           note="4 crops of 3/4 of the side from a batch of images"),
+    Kernel("tf.random.Generator.from_non_deterministic_state", "random", nothing(), dtypes=FLOATS,
+           setup=_generator_setup, random=True, check=_check_generators,
+           note="two generators seeded from the OS, 262144 normal samples each"),
+    Kernel("tf.experimental.numpy.random.randint", "random", lambda rng: {"rows": rng.pick(*ROWS)},
+           dtypes=("int32", "int64"), out_dtype=same("int32", "int64"), setup=_randint_setup, check=_check_randint,
+           random=True, note="rows of 1024 draws from [-7, 25)"),
 ]

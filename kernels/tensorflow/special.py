@@ -1,10 +1,10 @@
-"""tf.math special functions (gamma family, error functions, Bessel functions)."""
+"""tf.math special functions (gamma family, error functions, Bessel functions, lbeta)."""
 
+import numpy as np
 import scipy.special
 
-from portability.catalog import BIG_SIDE, Kernel, normal, positive, uniform
+from portability.catalog import BIG_SIDE, FLOATS, Kernel, normal, paper, positive, uniform
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)
 
 
@@ -23,7 +23,7 @@ def _betainc_inputs(rng):
 
 KERNELS = [
     Kernel("tf.math.igammac", "special", _two_positive(0.5, 5.0, 0.1, 6.0), dtypes=FLOATS,
-           reference=scipy.special.gammaincc, tags=("paper",), decile=10, frequency=1),
+           reference=scipy.special.gammaincc, **paper(10, 1)),
     Kernel("tf.math.lgamma", "special", positive(*N, low=0.1, high=10.0), dtypes=FLOATS,
            reference=scipy.special.gammaln),
     Kernel("tf.math.digamma", "special", positive(*N, low=0.1, high=10.0), dtypes=FLOATS,
@@ -35,4 +35,7 @@ KERNELS = [
     Kernel("tf.math.special.bessel_j0", "special", uniform(*N, low=0.0, high=20.0), dtypes=FLOATS,
            reference=scipy.special.j0),
     Kernel("tf.math.bessel_i0e", "special", normal(*N, scale=3.0), dtypes=FLOATS, reference=scipy.special.i0e),
+    Kernel("tf.math.lbeta", "special", positive((4, 1 << 16), 16, low=0.5, high=5.0), dtypes=FLOATS,
+           reference=lambda x: np.sum(scipy.special.gammaln(x), axis=-1) - scipy.special.gammaln(np.sum(x, axis=-1)),
+           note="log of the multivariate beta function over rows of 16"),
 ]

@@ -1,18 +1,19 @@
 """torch.linalg and matrix products.
 
-On the CPU, torch's LAPACK-backed routines (factorisations, solves, determinants) have no
-float16/bfloat16 kernels: those cases show the refusals users meet when they port half-precision
-code, either as an explicit dtype refusal or as a missing ``*_cpu`` kernel.
+On the CPU, torch's LAPACK-backed routines (factorisations, solves, determinants) have no float16/bfloat16
+kernels: those cases show the refusals users meet when they port half-precision code, either as an explicit
+dtype refusal or as a missing ``*_cpu`` kernel.
 """
 
 import numpy as np
 import scipy.linalg
 
-from portability.catalog import SIDE, Kernel, matmul, spd, well_conditioned
+from portability.catalog import FLOATS, SIDE, Kernel, matmul, paper, spd, well_conditioned
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Iterative eigen/singular-value solvers and pivoted factorisations lose a few digits in float32.
 ITER_TOL = {"float32": (1e-3, 1e-4), "float64": (1e-7, 1e-9)}
+#: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
+DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
 
 
 def _small_entries(rng):
@@ -95,6 +96,49 @@ def _nonsymmetric(rng):
     return {"a": rng.standard_normal(rng.dims((64, 256), (64, 256)))}
 
 
+# -- einsum ----------------------------------------------------------------------------------------
+
+def _einsum_inputs(rng):
+    b, h, s, d = rng.dims((1, 2), (2, 8), (32, 256), 64)
+    return {"q": rng.standard_normal((b, h, s, d)), "k": rng.standard_normal((b, h, s, d)),
+            "p": rng.uniform(0, 2.0 / s, (b, h, s, s)),  # attention-probability-like weights
+            "t": np.arange(s, dtype=np.float64), "inv_freq": 1.0 / 10000 ** (np.arange(0, d, 2) / d)}
+
+
+def _einsum_call(c, q, k, p, t, inv_freq):
+    return (c.fn("bhqd,bhkd->bhqk", q, k), c.fn("bhqk,bhkd->bhqd", p, k),
+            c.fn("i,j->ij", t, inv_freq))  # rotary frequencies: an outer product
+
+
+def _einsum_ref(q, k, p, t, inv_freq):
+    return np.einsum("bhqd,bhkd->bhqk", q, k), np.einsum("bhqk,bhkd->bhqd", p, k), np.outer(t, inv_freq)
+
+
+# -- inverse ---------------------------------------------------------------------------------------
+
+def _inverse_inputs(rng):
+    n, b = rng.dims(SIDE, (64, 4096))
+    a = rng.standard_normal((n, n)) + n * np.eye(n)  # well conditioned: low precision judged fairly
+    rot, _ = np.linalg.qr(rng.standard_normal((b, 3, 3)))
+    poses = np.zeros((b, 4, 4))  # camera-to-world poses: rotation, translation, [0 0 0 1]
+    poses[:, :3, :3], poses[:, :3, 3], poses[:, 3, 3] = rot, rng.standard_normal((b, 3)), 1.0
+    return {"a": a, "poses": poses}
+
+
+# -- bmm -------------------------------------------------------------------------------------------
+
+def _bmm_inputs(rng):
+    b, n, k, m = rng.dims((4, 16), (32, 256), (32, 256), (32, 256))
+    return {"a": rng.standard_normal((b, n, k)), "b": rng.standard_normal((b, k, m))}
+
+
+# -- linalg.lstsq ----------------------------------------------------------------------------------
+
+def _lstsq_inputs(rng):
+    m, n, k = rng.dims((128, 1024), (64, 512), (8, 64))
+    return {"a": rng.standard_normal((m, n)) / np.sqrt(m), "b": rng.standard_normal((m, k))}
+
+
 KERNELS = [
     Kernel("torch.matmul", "linalg", matmul(SIDE, SIDE, SIDE), dtypes=FLOATS, reference=np.matmul,
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
@@ -116,25 +160,34 @@ KERNELS = [
            out_dtype={"float32": "complex64", "float64": "complex128"}, tol=ITER_TOL,
            note="complex eigenpairs of a real matrix: the output dtype is complex by design"),
     Kernel("torch.linalg.solve", "linalg", _solve_inputs, dtypes=FLOATS, reference=np.linalg.solve),
-    # From the paper's sample.
     Kernel("torch.addr", "linalg", _small_entries,
            dtypes=("float32", "float64", "float16", "bfloat16", "int64", "bool"),
-           reference=_addr_ref, tags=("paper",), decile=10, frequency=1),
+           reference=_addr_ref, **paper(10, 1)),
     Kernel("torch.logdet", "linalg", spd(SIDE), dtypes=FLOATS,
-           reference=lambda a: np.linalg.slogdet(a)[1], tags=("paper",), decile=10, frequency=1),
+           reference=lambda a: np.linalg.slogdet(a)[1], **paper(10, 1)),
     Kernel("torch.linalg.matrix_rank", "linalg", _duplicated_rows, dtypes=FLOATS,
-           reference=np.linalg.matrix_rank, out_dtype="int64", tags=("paper",), decile=10, frequency=1),
+           reference=np.linalg.matrix_rank, out_dtype="int64", **paper(10, 1)),
     Kernel("torch.ormqr", "linalg", _qr_inputs, dtypes=FLOATS, setup=_ormqr_setup,
            reference=lambda a, b: np.linalg.qr(a, mode="complete")[0] @ b,
            tol={"float16": (3e-2, 5e-3), "bfloat16": (8e-2, 2e-2)},
-           tags=("paper",), decile=40, frequency=4),
+           **paper(40, 4)),
     Kernel("torch.triangular_solve", "linalg", _triangular, dtypes=(*FLOATS, "complex64"),
            reference=lambda b, a: (scipy.linalg.solve_triangular(a, b), np.triu(a)),
-           tags=("paper",), decile=50, frequency=7, note="deprecated in favour of torch.linalg.solve_triangular"),
+           **paper(50, 7), note="deprecated in favour of torch.linalg.solve_triangular"),
     Kernel("torch.saddmm", "linalg", _sparse_operands, dtypes=FLOATS, setup=_saddmm_setup,
-           reference=lambda x, m1, m2: x + m1 @ m2, tags=("paper",), decile=20, frequency=2,
+           reference=lambda x, m1, m2: x + m1 @ m2, **paper(20, 2),
            note="sparse COO input and mat1, dense mat2; the output is sparse"),
     Kernel("torch.diag", "linalg", {"vector": _diag_vector, "matrix": _diag_matrix},
            dtypes=("float32", "float64", "float16", "bool"),
-           reference=np.diag, tags=("paper",), decile=90, frequency=145),
+           reference=np.diag, **paper(90, 145)),
+    Kernel("torch.einsum", "linalg", _einsum_inputs, dtypes=FLOATS, call=_einsum_call, reference=_einsum_ref,
+           tol=DOT_TOL, note="attention scores, probabilities times values, the rotary outer product"),
+    Kernel("torch.inverse", "linalg", _inverse_inputs, dtypes=FLOATS, call=lambda c, a, poses: (c.fn(a), c.fn(poses)),
+           reference=lambda a, poses: (np.linalg.inv(a), np.linalg.inv(poses)),
+           note="a well-conditioned matrix and a batch of 4x4 camera poses"),
+    Kernel("torch.bmm", "linalg", _bmm_inputs, dtypes=(*FLOATS, "complex64"), reference=np.matmul, tol=DOT_TOL),
+    Kernel("torch.linalg.lstsq", "linalg", _lstsq_inputs, dtypes=FLOATS,
+           call=lambda c, a, b: c.fn(a, b).solution,
+           reference=lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0],
+           note="a tall system (m = 2n), the solution only: residuals depend on the driver"),
 ]

@@ -1,59 +1,23 @@
-"""torch.nn modules and functional ops, exercised as users call them.
+"""torch.nn.functional ops, called with the arguments models pass them, and the flash-SDPA backend flag.
 
-Modules take their weights from the seeded builder (copied in during setup), so every module
-is checked against NumPy (a TransformerEncoderLayer included); dropout by its properties.
+Every output is checked against NumPy.
 """
 
 import numpy as np
 import scipy.special as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.catalog import BIG_SIDE, Keep, Kernel, copy_params, normal
+from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, paper
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
-
-
-# -- convolution and pooling -------------------------------------------------------------------
-
-def _conv_inputs(n, spatial, c_in, c_out, k):
-    def build(rng):
-        n_, c_in_, c_out_ = rng.dims(n, c_in, c_out)
-        return {
-            "x": rng.standard_normal((n_, c_in_, *rng.dims(*spatial))),
-            "w": rng.standard_normal((c_out_, c_in_, *([k] * len(spatial)))) / np.sqrt(c_in_ * k ** len(spatial)),
-            "b": rng.standard_normal(c_out_) * 0.1,
-        }
-
-    return build
-
-
-def _conv_ref(x, w, b, pad=1):
-    nd = w.ndim - 2
-    xp = np.pad(x, [(0, 0), (0, 0)] + [(pad, pad)] * nd)
-    win = sliding_window_view(xp, w.shape[2:], axis=tuple(range(2, 2 + nd)))
-    letters = "defg"[:nd]
-    sub = f"nc{'xyz'[:nd]}{letters},oc{letters}->no{'xyz'[:nd]}"
-    out = np.einsum(sub, win, w, optimize=True)
-    return out + b.reshape((1, -1) + (1,) * nd)
-
-
-def _conv_setup(c, x, w, b):
-    m = c.fn(w.shape[1], w.shape[0], kernel_size=w.shape[2], padding=1).to(device=c.device, dtype=x.dtype)
-    copy_params(m, weight=w, bias=b)
-    return lambda: m(x)
-
-
 #: Pooling blocks of 4x8x8 at every size (only their number grows), so each mean has 256 terms.
 BLOCK = (4, 8, 8)
 #: 2x2x2 blocks at small, 1M elements at medium.
 POOL_SHAPE = (2, (4, 8), (8, 16), (16, 64), (16, 64))
-
-
-def _aap3d_setup(c, x):
-    m = c.fn(tuple(s // b for s, b in zip(x.shape[2:], BLOCK, strict=True)))
-    return lambda: m(x)
+IMAGES = ((2, 8), (8, 32), (16, 64), (16, 64))  # 2x8x16x16 at small, 8x32x64x64 at medium
+N = (BIG_SIDE, BIG_SIDE)  # 64x64 at small, 1024x1024 at medium
+NP_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
 
 def _block_mean(x):
@@ -61,110 +25,6 @@ def _block_mean(x):
     n, ch, d, h, w = x.shape
     bd, bh, bw = BLOCK
     return x.reshape(n, ch, d // bd, bd, h // bh, bh, w // bw, bw).mean(axis=(3, 5, 7))
-
-
-# -- dense layers ------------------------------------------------------------------------------
-
-def _linear_inputs(rng):
-    batch, n_in, n_out = rng.dims((32, 512), (64, 512), (64, 512))
-    return {"x": rng.standard_normal((batch, n_in)), "w": rng.standard_normal((n_out, n_in)) / np.sqrt(n_in),
-            "b": rng.standard_normal(n_out) * 0.1}
-
-
-def _linear_setup(c, x, w, b):
-    m = c.fn(w.shape[1], w.shape[0]).to(device=c.device, dtype=x.dtype)
-    copy_params(m, weight=w, bias=b)
-    return lambda: m(x)
-
-
-def _mlp_inputs(rng):
-    batch, n_in, hidden = rng.dims((32, 512), (64, 512), (64, 1024))
-    return {"x": rng.standard_normal((batch, n_in)), "w1": rng.standard_normal((hidden, n_in)) / np.sqrt(n_in),
-            "b1": rng.standard_normal(hidden) * 0.1, "w2": rng.standard_normal((10, hidden)) / np.sqrt(hidden),
-            "b2": rng.standard_normal(10) * 0.1}
-
-
-def _sequential_setup(c, x, w1, b1, w2, b2):
-    nn = c.fw.nn
-    (hidden, n_in), n_out = w1.shape, w2.shape[0]
-    m = c.fn(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, n_out)).to(device=c.device, dtype=x.dtype)
-    copy_params(m[0], weight=w1, bias=b1)
-    copy_params(m[2], weight=w2, bias=b2)
-    return lambda: m(x)
-
-
-def _sequential_ref(x, w1, b1, w2, b2):
-    return np.maximum(x @ w1.T + b1, 0) @ w2.T + b2
-
-
-def _lstm_inputs(rng):
-    batch, n_in, h = rng.dims((16, 512), (32, 512), (32, 512))
-    return {"x": rng.standard_normal((batch, n_in)), "h": rng.standard_normal((batch, h)) * 0.5,
-            "c": rng.standard_normal((batch, h)) * 0.5,
-            "w_ih": rng.standard_normal((4 * h, n_in)) / np.sqrt(n_in),
-            "w_hh": rng.standard_normal((4 * h, h)) / np.sqrt(h),
-            "b_ih": rng.standard_normal(4 * h) * 0.1, "b_hh": rng.standard_normal(4 * h) * 0.1}
-
-
-def _lstm_setup(ctx, x, h, c, w_ih, w_hh, b_ih, b_hh):
-    m = ctx.fn(x.shape[1], h.shape[1]).to(device=ctx.device, dtype=x.dtype)
-    copy_params(m, weight_ih=w_ih, weight_hh=w_hh, bias_ih=b_ih, bias_hh=b_hh)
-    return lambda: m(x, (h, c))
-
-
-def _lstm_ref(x, h, c, w_ih, w_hh, b_ih, b_hh):
-    gates = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh
-    i, f, g, o = np.split(gates, 4, axis=1)
-    c2 = sp.expit(f) * c + sp.expit(i) * np.tanh(g)
-    return np.tanh(c2) * sp.expit(o), c2
-
-
-HEADS = 4
-
-
-def _encoder_inputs(rng):
-    batch, seq, d, ff = rng.dims((2, 8), (16, 256), (32, 256), (64, 1024))
-
-    def w(rows, cols):
-        return rng.standard_normal((rows, cols)) / np.sqrt(cols)
-
-    return {"x": rng.standard_normal((batch, seq, d)),
-            "w_in": w(3 * d, d), "b_in": rng.standard_normal(3 * d) * 0.1,
-            "w_out": w(d, d), "b_out": rng.standard_normal(d) * 0.1,
-            "w1": w(ff, d), "b1": rng.standard_normal(ff) * 0.1, "w2": w(d, ff), "b2": rng.standard_normal(d) * 0.1,
-            "g1": rng.uniform(0.5, 1.5, d), "be1": rng.standard_normal(d) * 0.1,
-            "g2": rng.uniform(0.5, 1.5, d), "be2": rng.standard_normal(d) * 0.1}
-
-
-def _encoder_setup(c, x, w_in, b_in, w_out, b_out, w1, b1, w2, b2, g1, be1, g2, be2):
-    # eval(): dropout off, and torch takes its fused "fast path" for inference, as users get it.
-    m = c.fn(d_model=x.shape[-1], nhead=HEADS, dim_feedforward=w1.shape[0], batch_first=True)
-    m = m.to(device=c.device, dtype=x.dtype).eval()
-    copy_params(m.self_attn, in_proj_weight=w_in, in_proj_bias=b_in)
-    copy_params(m.self_attn.out_proj, weight=w_out, bias=b_out)
-    copy_params(m.linear1, weight=w1, bias=b1)
-    copy_params(m.linear2, weight=w2, bias=b2)
-    copy_params(m.norm1, weight=g1, bias=be1)
-    copy_params(m.norm2, weight=g2, bias=be2)
-
-    def run():
-        with c.fw.no_grad():
-            return m(x)
-
-    return run
-
-
-def _encoder_ref(x, w_in, b_in, w_out, b_out, w1, b1, w2, b2, g1, be1, g2, be2):
-    """The default layer: post-norm, ReLU, multi-head self-attention, no dropout (eval)."""
-    n, s, d = x.shape
-    q, k, v = np.split(x @ w_in.T + b_in, 3, axis=-1)
-
-    def heads(t):
-        return t.reshape(n, s, HEADS, d // HEADS).transpose(0, 2, 1, 3)
-
-    att = _attention_ref(heads(q), heads(k), heads(v)).transpose(0, 2, 1, 3).reshape(n, s, d)
-    h = _ln_ref(x + att @ w_out.T + b_out, g1, be1)
-    return _ln_ref(h + np.maximum(h @ w1.T + b1, 0) @ w2.T + b2, g2, be2)
 
 
 # -- normalisation and activations -------------------------------------------------------------
@@ -205,44 +65,6 @@ def _ln_ref(x, weight, bias):
     return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * weight + bias
 
 
-def _module_call(*args, **kwargs):
-    """setup for a stateless module: construct it untimed, time its forward pass."""
-
-    def setup(c, **inputs):
-        m = c.fn(*args, **kwargs)
-        values = tuple(inputs.values())
-        return lambda: m(*values)
-
-    return setup
-
-
-# -- losses ------------------------------------------------------------------------------------
-
-def _logits_targets(rng):
-    shape = rng.dims((64, 1024), (64, 1024))
-    return {"x": rng.standard_normal(shape) * 3, "y": rng.uniform(0, 1, shape)}
-
-
-def _bce_ref(x, y):
-    return np.mean(np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x))))
-
-
-def _smooth_l1_ref(x, y):
-    d = np.abs(x - y)
-    return np.mean(np.where(d < 1.0, 0.5 * d * d, d - 0.5))
-
-
-def _kl_inputs(rng):
-    shape = rng.dims((128, 32768), 32)
-    logits = rng.standard_normal(shape)
-    target = sp.softmax(rng.standard_normal(shape), axis=1)
-    return {"x": sp.log_softmax(logits, axis=1), "y": target}
-
-
-def _kl_ref(x, y):
-    return np.sum(y * (np.log(y) - x)) / x.shape[0]
-
-
 def _ce_inputs(rng):
     n = rng.pick(64, 10240)
     return {"x": rng.standard_normal((n, 100)) * 2, "t": Keep(rng.integers(0, 100, n))}
@@ -261,80 +83,230 @@ def _attention_ref(q, k, v):
     return sp.softmax(q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1]), axis=-1) @ v
 
 
-# -- dropout (random) --------------------------------------------------------------------------
+# -- backends.cuda.enable_flash_sdp ----------------------------------------------------------------
 
-P_DROP = 0.3
-#: An absolute floor for kept values: float16 subnormals (|x| < 6e-5, a handful in 1M normal
-#: draws) are spaced 6e-8 apart, so their scaled values round by more than 1%.
-KEPT_ATOL = 1e-7
-
-
-def _check_dropout(out, x):
-    out = np.asarray(out, dtype=np.float64)
-    assert out.shape == x.shape, f"shape {out.shape} != {x.shape}"
-    kept = out != 0
-    frac = 1.0 - kept.mean()
-    assert abs(frac - P_DROP) < 0.02, f"dropped fraction {frac:.3f}, expected {P_DROP}"
-    assert np.allclose(out[kept], x[kept] / (1 - P_DROP), rtol=1e-2, atol=KEPT_ATOL), (
-        "kept values not scaled by 1/(1-p)")
+def _flash_attention_inputs(rng):
+    shape = rng.dims((1, 4), (2, 8), (32, 256), 64)
+    return {"q": rng.standard_normal(shape), "k": rng.standard_normal(shape), "v": rng.standard_normal(shape)}
 
 
-def _check_dropout3d(out, x):
-    out = np.asarray(out, dtype=np.float64)
-    assert out.shape == x.shape, f"shape {out.shape} != {x.shape}"
-    flat, xf = out.reshape(out.shape[0] * out.shape[1], -1), x.reshape(x.shape[0] * x.shape[1], -1)
-    dropped = np.all(flat == 0, axis=1)
-    assert np.all(dropped | np.all(flat != 0, axis=1)), "channels partly zeroed: Dropout3d drops whole channels"
-    frac = dropped.mean()
-    # 512 channels at every size: the dropped fraction has a standard error of 0.02.
-    assert abs(frac - P_DROP) < 0.1, f"dropped channel fraction {frac:.3f}, expected {P_DROP}"
-    assert np.allclose(flat[~dropped], xf[~dropped] / (1 - P_DROP), rtol=1e-2, atol=KEPT_ATOL), (
-        "kept channels not scaled")
+def _flash_setup(c, q, k, v):
+    torch = c.fw
+    flag = torch.backends.cuda.flash_sdp_enabled
+    before = flag()
+
+    def run():
+        c.fn(False)  # transformers turns the flash kernel off where it misbehaves; SDPA must fall back
+        off = flag()
+        without = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        c.fn(True)
+        on = flag()
+        with_flash = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        c.fn(before)
+        return without, with_flash, [not off, on]
+
+    return run
 
 
-def _dropout3d_setup(c, x):
-    m = c.fn(p=P_DROP)  # a fresh module is in training mode, where dropout is active
-    return lambda: m(x)
+def _causal_ref(q, k, v):
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    n = s.shape[-1]
+    out = sp.softmax(np.where(np.tri(n, dtype=bool), s, -np.inf), axis=-1) @ v
+    return out, out, [True, True]
+
+
+# -- interpolate -----------------------------------------------------------------------------------
+
+def _resize_inputs(mode, scale=None, size=None):
+    def build(rng):
+        return {"x": rng.standard_normal(rng.dims(*IMAGES)), "mode": mode, "scale": scale, "size": size}
+
+    return build
+
+
+def _interpolate_call(c, x, mode, scale, size):
+    align = False if mode == "bilinear" else None
+    return c.fn(x, size=size, scale_factor=scale, mode=mode, align_corners=align)
+
+
+def _resize_axis(x, axis, n_out, mode):
+    """One axis of torch's resize: ratio in/out; "nearest" takes floor(dst * ratio), "bilinear"
+    (align_corners=False) samples at (dst + 0.5) * ratio - 0.5, clamped at the first pixel."""
+    n_in = x.shape[axis]
+    dst = np.arange(n_out)
+    if mode == "nearest":
+        return x.take(np.minimum(np.floor(dst * n_in / n_out).astype(int), n_in - 1), axis=axis)
+    src = np.maximum((dst + 0.5) * n_in / n_out - 0.5, 0.0)
+    lo = np.floor(src).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    shape = [1] * x.ndim
+    shape[axis] = n_out
+    frac = (src - lo).reshape(shape)
+    return x.take(lo, axis=axis) * (1 - frac) + x.take(hi, axis=axis) * frac
+
+
+def _interpolate_ref(x, mode, scale, size):
+    out = size or tuple(int(n * scale) for n in x.shape[2:])
+    for axis, n_out in zip((2, 3), out, strict=True):
+        x = _resize_axis(x, axis, n_out, mode)
+    return x
+
+
+# -- avg_pool2d ------------------------------------------------------------------------------------
+
+def _pool_inputs(kernel, stride, padding):
+    def build(rng):
+        return {"x": rng.standard_normal(rng.dims(*IMAGES)), "kernel": kernel, "stride": stride, "padding": padding}
+
+    return build
+
+
+def _avg_pool_call(c, x, kernel, stride, padding):
+    # count_include_pad=False: padded borders average only the pixels that are there (timm's choice).
+    return c.fn(x, kernel, stride=stride, padding=padding, count_include_pad=False)
+
+
+def _avg_pool_ref(x, kernel, stride, padding):
+    pad = ((0, 0), (0, 0), (padding, padding), (padding, padding))
+
+    def box_sums(a):
+        win = sliding_window_view(np.pad(a, pad), (kernel, kernel), axis=(2, 3))[:, :, ::stride, ::stride]
+        return win.sum(axis=(-2, -1))
+
+    return box_sums(x) / box_sums(np.ones((1, 1, *x.shape[2:])))
+
+
+# -- prelu -----------------------------------------------------------------------------------------
+
+def _prelu_inputs(rng):
+    shape = rng.dims(*IMAGES)
+    return {"x": rng.standard_normal(shape), "w": rng.uniform(0.05, 0.3, shape[1])}
+
+
+def _prelu_ref(x, w):
+    return np.where(x > 0, x, w.reshape(1, -1, 1, 1) * x)
+
+
+# -- multi_head_attention_forward (WavLM's call: packed projections, padding mask, weights) ---------
+
+def _mha_inputs(rng):
+    seq, batch, dim, heads = rng.dims((16, 256), (2, 8), (32, 256), (4, 8))
+
+    def w(rows, cols):
+        return rng.standard_normal((rows, cols)) / np.sqrt(cols)
+
+    mask = np.zeros((batch, seq), dtype=bool)
+    mask[1, -seq // 4:] = True  # the second sequence is padded
+    return {"x": rng.standard_normal((seq, batch, dim)), "heads": heads,
+            "w_in": w(3 * dim, dim), "b_in": rng.standard_normal(3 * dim) * 0.1,
+            "w_out": w(dim, dim), "b_out": rng.standard_normal(dim) * 0.1, "mask": Keep(mask)}
+
+
+def _mha_call(c, x, heads, w_in, b_in, w_out, b_out, mask):
+    return c.fn(x, x, x, x.shape[-1], heads, w_in, b_in, None, None, False, 0.0, w_out, b_out,
+                training=False, key_padding_mask=mask, need_weights=True)
+
+
+def _mha_ref(x, heads, w_in, b_in, w_out, b_out, mask):
+    seq, batch, dim = x.shape
+    hd = dim // heads
+
+    def split(t):  # (L, N, E) -> (N, H, L, hd)
+        return t.reshape(seq, batch, heads, hd).transpose(1, 2, 0, 3)
+
+    q, k, v = (split(t) for t in np.split(x @ w_in.T + b_in, 3, axis=-1))
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(hd)
+    scores = np.where(mask[:, None, None, :], -np.inf, scores)
+    attn = sp.softmax(scores, axis=-1)
+    out = (attn @ v).transpose(2, 0, 1, 3).reshape(seq, batch, dim)
+    return out @ w_out.T + b_out, attn.mean(axis=1)
+
+
+# -- nn.functional.pad -----------------------------------------------------------------------------
+
+def _pad_inputs(mode):
+    return lambda rng: {"x": np.round(rng.standard_normal(rng.dims(*IMAGES)) * 4), "mode": mode}
+
+
+def _pad_call(c, x, mode):
+    if mode == "constant":
+        # Swin: pad right and bottom to a multiple of the window; a fill value; negative pads crop.
+        return c.fn(x, (0, 3, 0, 5)), c.fn(x, (1, 1, 2, 2), value=-2), c.fn(x, (-1, -1, -2, 0))
+    return c.fn(x, (2, 3, 1, 2), mode=mode)
+
+
+def _pad_ref(x, mode):
+    if mode == "constant":
+        edges = ((0, 0), (0, 0))
+        return (np.pad(x, (*edges, (0, 5), (0, 3))), np.pad(x, (*edges, (2, 2), (1, 1)), constant_values=-2),
+                x[:, :, 2:, 1:-1])
+    return np.pad(x, ((0, 0), (0, 0), (1, 2), (2, 3)), mode=NP_MODES[mode])
+
+
+# -- nn.functional.conv2d --------------------------------------------------------------------------
+
+def _conv_inputs(depthwise):
+    def build(rng):
+        n, ch, side = rng.dims((2, 8), (8, 32), (16, 64))
+        c_out, c_group = (ch, 1) if depthwise else (2 * ch, ch)
+        return {"x": rng.standard_normal((n, ch, side, side)),
+                "w": rng.standard_normal((c_out, c_group, 3, 3)) / np.sqrt(9 * c_group),
+                "b": rng.standard_normal(c_out) * 0.1, "stride": 2 if depthwise else 1,
+                "groups": ch if depthwise else 1}
+
+    return build
+
+
+def _conv_call(c, x, w, b, stride, groups):
+    return c.fn(x, w, b, stride=stride, padding=1, groups=groups)
+
+
+def _conv_ref(x, w, b, stride, groups):
+    """Cross-correlation with zero padding 1, the given stride and channel groups."""
+    n = x.shape[0]
+    c_out, c_group, kh, kw = w.shape
+    win = sliding_window_view(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (kh, kw), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride]  # n, c_in, h_out, w_out, kh, kw
+    h_out, w_out = win.shape[2:4]
+    win = win.reshape(n, groups, c_group, h_out, w_out, kh, kw)
+    wg = w.reshape(groups, c_out // groups, c_group, kh, kw)
+    out = np.einsum("ngchwij,gocij->ngohw", win, wg, optimize=True).reshape(n, c_out, h_out, w_out)
+    return out + b.reshape(1, -1, 1, 1)
+
+
+# -- nn.functional.gelu / glu / hardswish ----------------------------------------------------------
+
+def _gelu_ref(x):
+    tanh_form = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + sp.erf(x / np.sqrt(2))), tanh_form
+
+
+def _glu_inputs(rng):
+    n, ch, length = rng.dims((2, 8), (32, 256), (64, 512))
+    return {"x": rng.standard_normal((n, 2 * ch, length)) * 2}
+
+
+def _glu_ref(x):
+    def glu(a, b):
+        return a * sp.expit(b)
+
+    half = x.shape[1] // 2
+    return glu(x[:, :half], x[:, half:]), glu(*np.split(x, 2, axis=-1))
+
+
+def _hardswish_inputs(rng):
+    x = rng.uniform(-6, 6, rng.dims(*N))
+    x.reshape(-1)[:4] = [-3.0, 3.0, 0.0, -2.9]  # the breakpoints
+    return {"x": x}
 
 
 KERNELS = [
-    # From the paper's sample.
-    Kernel("torch.nn.Conv2d", "module", _conv_inputs((2, 8), ((16, 64), (16, 64)), (3, 32), (8, 32), 3), dtypes=FLOATS,
-           setup=_conv_setup, reference=_conv_ref, tol=DOT_TOL, tags=("paper",), decile=100, frequency=1729),
-    Kernel("torch.nn.Conv3d", "module", _conv_inputs((2, 4), ((4, 16), (8, 32), (8, 32)), (4, 16), (8, 16), 3),
-           dtypes=FLOATS, setup=_conv_setup, reference=_conv_ref, tol=DOT_TOL,
-           tags=("paper",), decile=80, frequency=48),
-    Kernel("torch.nn.Linear", "module", _linear_inputs, dtypes=FLOATS, setup=_linear_setup,
-           reference=lambda x, w, b: x @ w.T + b, tol=DOT_TOL, tags=("paper",), decile=100, frequency=1827),
-    Kernel("torch.nn.Sequential", "module", _mlp_inputs, dtypes=FLOATS, setup=_sequential_setup,
-           reference=_sequential_ref, tol=DOT_TOL, tags=("paper",), decile=100, frequency=1426),
-    Kernel("torch.nn.LSTMCell", "module", _lstm_inputs, dtypes=FLOATS, setup=_lstm_setup,
-           reference=_lstm_ref, tol=DOT_TOL, tags=("paper",), decile=70, frequency=20),
-    Kernel("torch.nn.TransformerEncoderLayer", "module", _encoder_inputs, dtypes=FLOATS,
-           setup=_encoder_setup, reference=_encoder_ref, tol=DOT_TOL, tags=("paper",), decile=50, frequency=6),
-    Kernel("torch.nn.GELU", "module", normal(BIG_SIDE, BIG_SIDE, scale=3.0), dtypes=FLOATS, setup=_module_call(),
-           reference=lambda x: 0.5 * x * (1 + sp.erf(x / np.sqrt(2))), tags=("paper",), decile=50, frequency=8),
-    Kernel("torch.nn.AdaptiveAvgPool3d", "module", normal(*POOL_SHAPE), dtypes=FLOATS,
-           setup=_aap3d_setup, reference=_block_mean, tags=("paper",), decile=30, frequency=3),
     Kernel("torch.nn.functional.batch_norm", "nn", _bn_inputs, dtypes=FLOATS,
            call=lambda c, x, mean, var, weight, bias: c.fn(x, mean, var, weight, bias, training=False),
-           reference=_bn_ref, tags=("paper",), decile=60, frequency=15),
+           reference=_bn_ref, **paper(60, 15)),
     Kernel("torch.nn.functional.group_norm", "nn", _gn_inputs, dtypes=FLOATS,
            call=lambda c, x, weight, bias: c.fn(x, 4, weight, bias), reference=_gn_ref,
-           tags=("paper",), decile=70, frequency=18),
-    Kernel("torch.nn.BCEWithLogitsLoss", "module", _logits_targets, dtypes=FLOATS, setup=_module_call(),
-           reference=_bce_ref, tags=("paper",), decile=70, frequency=24),
-    Kernel("torch.nn.SmoothL1Loss", "module", _logits_targets, dtypes=FLOATS, setup=_module_call(),
-           reference=_smooth_l1_ref, tags=("paper",), decile=70, frequency=23),
-    Kernel("torch.nn.KLDivLoss", "module", _kl_inputs, dtypes=FLOATS, setup=_module_call(reduction="batchmean"),
-           reference=_kl_ref, tags=("paper",), decile=30, frequency=3),
-    # 65536 values at small (not fewer): the dropped-fraction bound is 11 standard errors there.
-    Kernel("torch.nn.functional.dropout", "random", normal((256, 1024), (256, 1024)), dtypes=FLOATS,
-           call=lambda c, x: c.fn(x, p=P_DROP, training=True), random=True, check=_check_dropout,
-           tags=("paper",), decile=100, frequency=372),
-    Kernel("torch.nn.Dropout3d", "random", normal(8, 64, (2, 8), (4, 16), (4, 16)), dtypes=FLOATS,
-           setup=_dropout3d_setup, random=True, check=_check_dropout3d, tags=("paper",), decile=40, frequency=5),
-    # Common functional ops.
+           **paper(70, 18)),
     Kernel("torch.nn.functional.softmax", "nn", normal((4, 1024), 1024, scale=4.0), dtypes=FLOATS,
            call=lambda c, x: c.fn(x, dim=-1), reference=lambda x: sp.softmax(x, axis=-1)),
     Kernel("torch.nn.functional.layer_norm", "nn", _ln_inputs, dtypes=FLOATS,
@@ -344,4 +316,37 @@ KERNELS = [
     Kernel("torch.nn.functional.avg_pool3d", "nn", normal(*POOL_SHAPE), dtypes=FLOATS,
            call=lambda c, x: c.fn(x, BLOCK), reference=_block_mean),
     Kernel("torch.nn.functional.cross_entropy", "nn", _ce_inputs, dtypes=FLOATS, reference=_ce_ref),
+    Kernel("torch.backends.cuda.enable_flash_sdp", "nn", _flash_attention_inputs, dtypes=FLOATS, setup=_flash_setup,
+           reference=_causal_ref, tol=DOT_TOL,
+           note="the flag toggles and reads back; causal SDPA is right with the flash kernel off and on"),
+    Kernel("torch.nn.functional.interpolate", "nn",
+           {"nearest": _resize_inputs("nearest", scale=2.0), "bilinear": _resize_inputs("bilinear", scale=2.0),
+            "bilinear_down": _resize_inputs("bilinear", size=(12, 10))},
+           dtypes=FLOATS, call=_interpolate_call, reference=_interpolate_ref,
+           note="2x nearest and bilinear upsampling (align_corners=False), and a bilinear resize to 12x10"),
+    Kernel("torch.nn.functional.leaky_relu", "nn", normal(BIG_SIDE, BIG_SIDE), dtypes=FLOATS,
+           call=lambda c, x: c.fn(x, 0.2), reference=lambda x: np.where(x > 0, x, 0.2 * x)),
+    Kernel("torch.nn.functional.avg_pool2d", "nn",
+           {"k2": _pool_inputs(2, 2, 0), "k3_padded": _pool_inputs(3, 1, 1)}, dtypes=FLOATS,
+           call=_avg_pool_call, reference=_avg_pool_ref),
+    Kernel("torch.nn.functional.prelu", "nn", _prelu_inputs, dtypes=FLOATS, reference=_prelu_ref,
+           note="one learned slope per channel"),
+    Kernel("torch.nn.functional.multi_head_attention_forward", "nn", _mha_inputs, dtypes=FLOATS,
+           call=_mha_call, reference=_mha_ref, tol=DOT_TOL,
+           note="self-attention, seq-first, with a key padding mask; output and head-averaged weights"),
+    Kernel("torch.nn.functional.pad", "nn",
+           {"constant": _pad_inputs("constant"), "reflect": _pad_inputs("reflect"),
+            "replicate": _pad_inputs("replicate"), "circular": _pad_inputs("circular")},
+           dtypes=(*FLOATS, "int64"), call=_pad_call, reference=_pad_ref),
+    Kernel("torch.nn.functional.conv2d", "nn", {"dense": _conv_inputs(False), "depthwise": _conv_inputs(True)},
+           dtypes=FLOATS, call=_conv_call, reference=_conv_ref, tol=DOT_TOL,
+           note="3x3 padding 1; dense stride 1, and depthwise (groups = channels) stride 2"),
+    Kernel("torch.nn.functional.gelu", "nn", lambda rng: {"x": rng.standard_normal(rng.dims(*N)) * 3}, dtypes=FLOATS,
+           call=lambda c, x: (c.fn(x), c.fn(x, approximate="tanh")), reference=_gelu_ref,
+           note="exact (erf) and approximate='tanh' (gelu_new)"),
+    Kernel("torch.nn.functional.glu", "nn", _glu_inputs, dtypes=FLOATS,
+           call=lambda c, x: (c.fn(x, dim=1), c.fn(x)), reference=_glu_ref,
+           note="over channels (conformer convolution module) and over the last dim"),
+    Kernel("torch.nn.functional.hardswish", "nn", _hardswish_inputs, dtypes=FLOATS,
+           reference=lambda x: x * np.clip(x + 3, 0, 6) / 6),
 ]

@@ -1,15 +1,14 @@
 """torch.special and the special functions in the torch namespace, against SciPy.
 
-On the CPU torch has float16/bfloat16 kernels for the common ones (lgamma, digamma, erfinv, i0e)
-and none for others (ndtri, bessel_j0, zeta, erfcx): the same function family splits into two
-support levels.
+On the CPU torch has float16/bfloat16 kernels for the common ones (lgamma, digamma, erfinv, i0e) and none for
+others (ndtri, bessel_j0, zeta, erfcx): the same function family splits into two support levels.
 """
 
+import numpy as np
 import scipy.special as sp
 
-from portability.catalog import BIG_SIDE, Kernel, normal, uniform
+from portability.catalog import BIG_SIDE, FLOATS, Kernel, normal, uniform
 
-FLOATS = ("float32", "float64", "float16", "bfloat16")
 N = (BIG_SIDE, BIG_SIDE)  # 64x64 at small, 1024x1024 at medium
 #: Series/recurrence evaluations in float32 are good to a few ulps, not to one.
 F32 = {"float32": (2e-4, 2e-5)}
@@ -21,6 +20,19 @@ def _two_positive(low_x, high_x, low_q, high_q):
         return {"x": rng.uniform(low_x, high_x, shape), "q": rng.uniform(low_q, high_q, shape)}
 
     return build
+
+
+# -- erfinv ----------------------------------------------------------------------------------------
+
+def _erfinv_inputs(rng):
+    x = rng.uniform(-0.99, 0.99, rng.dims(*N))
+    x.reshape(-1)[:4] = [-1.0, 1.0, 1.5, 0.0]  # -inf, inf, NaN (outside the domain), 0
+    return {"x": x}
+
+
+def _erfinv_ref(x):
+    with np.errstate(invalid="ignore"):
+        return sp.erfinv(x)
 
 
 KERNELS = [
@@ -41,4 +53,6 @@ KERNELS = [
            reference=sp.j0, tol=F32),
     Kernel("torch.special.zeta", "special", _two_positive(1.5, 6.0, 0.5, 4.0), dtypes=FLOATS,
            reference=sp.zeta, tol=F32),
+    Kernel("torch.erfinv", "special", _erfinv_inputs, dtypes=FLOATS, reference=_erfinv_ref, tol=F32,
+           note="includes -1, 1 (infinities) and 1.5 (NaN)"),
 ]

@@ -36,14 +36,19 @@ from portability.catalog.kernel import (
     Keep,
     Kernel,
     copy_params,
+    one_rank_group,
     paper,
     raises,
     same,
+    strict_placement,
+    strict_session,
     tmpdir,
 )
+from portability.vocabulary import DEFAULT_TOL
 
 __all__ = [
-    "BIG_SIDE", "FLOATS", "SIDE", "VEC", "CatalogError", "Draw", "Keep", "Kernel", "copy_params", "dense_layers",
-    "images", "int_pair", "integers", "matmul", "normal", "nothing", "pair", "paper", "positive", "raises", "same",
-    "sparse_matrix", "spd", "tmpdir", "uniform", "well_conditioned",
+    "BIG_SIDE", "DEFAULT_TOL", "FLOATS", "SIDE", "VEC", "CatalogError", "Draw", "Keep", "Kernel", "copy_params",
+    "dense_layers", "images", "int_pair", "integers", "matmul", "normal", "nothing", "one_rank_group", "pair", "paper",
+    "positive", "raises", "same", "sparse_matrix", "spd", "strict_placement", "strict_session", "tmpdir", "uniform",
+    "well_conditioned",
 ]

@@ -165,3 +165,37 @@ def raises(exc_type: type[BaseException] | tuple[type[BaseException], ...], fn: 
     except exc_type:
         return True
     return False
+
+
+#: Every process group ``one_rank_group`` made, kept referenced after destroy_process_group. Without
+#: this the catalog self-test's worker aborted, during a later case, on a torch thread with no Python
+#: frame ("terminate called ... Resource deadlock avoided"): a group's last reference dropped on one of
+#: its own threads makes its destructor join that thread. A retired one-rank group costs a few idle threads.
+_RETIRED_GROUPS: list[Any] = []
+
+
+def _retire(dist: Any, group: Any) -> None:
+    _RETIRED_GROUPS.append(group)
+    dist.destroy_process_group()
+
+
+def one_rank_group(c: Any, owner: object) -> None:
+    """torch.distributed in its single-process form: a one-rank process group on an in-memory store
+    (no network) for the life of ``owner`` (the timed callable), unless one is already up."""
+    dist = c.fw.distributed
+    if not dist.is_initialized():
+        # backend=None: gloo for CPU tensors, NCCL for CUDA ones where torch has it.
+        dist.init_process_group(store=dist.HashStore(), rank=0, world_size=1)
+        weakref.finalize(owner, _retire, dist, dist.group.WORLD)
+
+
+def strict_placement(tf: Any) -> Any:
+    """A TF1 session config with TF1's strict placement. TF2's default session config allows soft
+    placement, which would move an op with no kernel on the case's device to the host unseen (session
+    outputs are NumPy arrays, with no device to check); the paper also ran with soft placement off."""
+    return tf.compat.v1.ConfigProto(allow_soft_placement=False)
+
+
+def strict_session(c: Any, graph: Any) -> Any:
+    """A TF1 session on ``graph`` with strict placement (``strict_placement``)."""
+    return c.fw.compat.v1.Session(graph=graph, config=strict_placement(c.fw))
