@@ -28,7 +28,7 @@ from .conftest import FIGURES
 NOOP = """
     from portability.catalog import Kernel, nothing
     KERNELS = [Kernel("jax.numpy.asarray", "creation", nothing(), call=lambda c: 0,
-                      reference=lambda: 0, out_dtype=None)]
+                      reference=lambda: 0)]
 """
 
 

@@ -31,10 +31,9 @@ DEFAULT_THRESHOLD = 1.5
 DEFAULT_BASELINE_NOISE = 2.0
 
 # (category, regex). Order matters: memory first (an OOM inside an unimplemented path is still
-# an OOM), then dtype refusals, then missing kernels/lowerings. docs/architecture.md (after the
-# design's outcome words) lists "not implemented
-# for" under not_implemented, which is how torch words a kernel missing for a dtype
-# ('"cholesky_cpu" not implemented for \'Half\''); explicit dtype refusals go to dtype.
+# an OOM), then dtype refusals, then missing kernels/lowerings. "not implemented for" is how torch
+# words a kernel missing for a dtype ('"cholesky_cpu" not implemented for \'Half\''): the outcome
+# words put it under not_implemented; explicit dtype refusals go to dtype.
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (cat, re.compile(rx, re.IGNORECASE | re.DOTALL))
     for cat, rx in (
@@ -56,7 +55,10 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"|cannot be converted to type \S+ without overflow"
                   r"|expected .{0,40}to be (half|float|double)[\w ,]{0,40}tensors? but got"
                   r"|the only supported types are|must have dtype in \["
-                  r"|is only supported for (half|float|double|floating)"),
+                  r"|is only supported for (half|float|double|floating)"
+                  # a Python wrapper with no branch for the input's dtype dies before the op can refuse it
+                  # (tf.linalg.eig in float16: its result dtype is never set): the dtype is not supported
+                  r"|^UnboundLocalError: .{0,60}'\w*dtype\w*'"),
         ("not_implemented", r"^(NotImplementedError|UnimplementedError|NotFoundError: Could not find device)\b"),
         ("not_implemented", r"not implemented for|could not find device for node|no registered .{0,80}opkernel"
                             r"|could not run '[^']+' with arguments from the|mlir translation rule .{0,80}not found"

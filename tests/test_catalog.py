@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from portability.catalog import CatalogError, Kernel, normal, same, unchecked
+from portability.catalog.load import validate
 from portability.cli import main
 from portability.runner import selftest
 from portability.runner.backends import installed
@@ -100,3 +103,29 @@ def test_the_self_test_finds_each_kind_of_unsound_kernel(tmp_path: Path) -> None
     assert "torch.cuda.FloatTensor" not in problems
     assert "torch.cosh[float32-default]: says device_only='cuda', yet passes on the CPU" in problems
     assert len(result["problems"]) == 7, problems
+
+
+@pytest.mark.parametrize(("kwargs", "error"), [
+    ({"out_dtype": None}, "out_dtype=None would switch the output dtype check off silently; give the dtype, "
+                          "same(...), or unchecked('why')"),
+    ({"out_dtype": unchecked(" ")}, "unchecked() needs the reason the output dtype is not checked"),
+    ({"random": True}, "a random kernel needs a property check (check=...)"),
+    ({"category": "arithmetic"}, "unknown category 'arithmetic'; valid: creation, "),
+])
+def test_validation_refuses_an_entry_naming_it(kwargs: dict[str, Any], error: str) -> None:
+    kernel = Kernel("torch.abs", **{"category": "elementwise", "inputs": normal(4), **kwargs})
+    with pytest.raises(CatalogError) as info:
+        validate(kernel, "torch", "kernels/torch/elementwise.py")
+    assert str(info.value).startswith("kernels/torch/elementwise.py: entry 'torch.abs': " + error)
+
+
+@pytest.mark.parametrize(("out_dtype", "expected"), [
+    ("same", {"float16": "float16", "int32": "int32"}),
+    ("float32", {"float16": "float32", "int32": "float32"}),
+    (same("float32"), {"float16": None, "float32": "float32"}),
+    (unchecked("converts to int32: the check reads it"), {"float16": None, "int32": None}),
+])
+def test_expected_output_dtype(out_dtype: Any, expected: dict[str, str | None]) -> None:
+    kernel = Kernel("torch.abs", "elementwise", normal(4), out_dtype=out_dtype)
+    validate(kernel, "torch", "kernels/torch/elementwise.py")
+    assert {d: kernel.expected_dtype(d) for d in expected} == expected

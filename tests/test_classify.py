@@ -57,9 +57,11 @@ REAL = [
     ("TypeError", "x.dtype=float16 is not supported, see docstring for supported types.", "dtype"),  # jax ndtr
     ("ValueError", "Only float32 and float64 inputs are supported as inputs to "
                    "jax.scipy.linalg.eigh_tridiagonal", "dtype"),
-    # a TensorFlow bug (tf.linalg.eig in float16): stays an error
+    # tf.linalg.eig in float16: TensorFlow's wrapper has no result dtype for it, so the user meets an
+    # UnboundLocalError, not the op's refusal; the dtype is not supported (the message keeps the error)
     ("UnboundLocalError", "cannot access local variable 'out_dtype' where it is not associated with a value",
-     "error"),
+     "dtype"),
+    ("UnboundLocalError", "cannot access local variable 'result' where it is not associated with a value", "error"),
     # plain Python
     ("MemoryError", "", "oom"),
     ("ValueError", "operands could not be broadcast together", "error"),

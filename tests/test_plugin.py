@@ -354,7 +354,7 @@ THREADS = """
     from portability.catalog import Kernel
     # the worker's own view of its thread pool: 1 under the default --cpu-threads
     KERNELS = [Kernel("torch.get_num_threads", "utility", lambda rng: {}, call=lambda c: c.fn(),
-                      reference=lambda: 1, out_dtype=None)]
+                      reference=lambda: 1)]
 """
 
 
@@ -399,7 +399,7 @@ LEAVES_GARBAGE = """
     KERNELS = [
         Kernel("jax.numpy.asarray", "creation", {f"v{i:02d}": normal(8) for i in range(30)}, setup=_cycle,
                reference=lambda x: x),
-        Kernel("jax.numpy.array", "creation", normal(8), call=_rss_mb, out_dtype=None, check=_bounded),
+        Kernel("jax.numpy.array", "creation", normal(8), call=_rss_mb, check=_bounded),
     ]
 """
 

@@ -96,7 +96,7 @@ KERNELS = [
            out_dtype=same(*FLOATS, "int32")),
     # Stores exactly the nonzeros (nse is their count when the input is concrete).
     Kernel("jax.experimental.sparse.bcoo_fromdense", "creation", _SPARSE, dtypes=DTYPES, call=_fromdense,
-           reference=lambda x: (x[x != 0], np.argwhere(x != 0)), canonical=_stored, out_dtype=None),
+           reference=lambda x: (x[x != 0], np.argwhere(x != 0)), canonical=_stored),
     Kernel("jax.numpy.asarray", "creation", ints(BIG_SIDE, BIG_SIDE), dtypes=ALL_NO_INT64, setup=_asarray_setup,
            reference=lambda x: (True, x), out_dtype=same(*ALL_NO_INT64)),
     Kernel("jax.numpy.ones_like", "creation", ints(BIG_SIDE, BIG_SIDE), dtypes=ALL_NO_INT64, reference=np.ones_like,

@@ -157,7 +157,7 @@ KERNELS = [
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}),
     # Tracing sees shapes, not values: one size (here and for the aval and partial-eval utilities).
     Kernel("jax.make_jaxpr", "graph", normal(64, 32), dtypes=("float32", "float16"),
-           call=lambda c, x: c.fn(lambda v: _f(c.fw.numpy, v))(x), check=_check_jaxpr, out_dtype=None,
+           call=lambda c, x: c.fn(lambda v: _f(c.fw.numpy, v))(x), check=_check_jaxpr,
            **paper(60, 13)),
     Kernel("jax.disable_jit", "graph", normal(*SHAPE), dtypes=SOME, setup=_disable_jit_setup,
            reference=lambda x: _f(np, x), **paper(40, 4)),
@@ -169,7 +169,7 @@ KERNELS = [
            call=_partial_val, reference=lambda x: (np.zeros_like(x), False), **paper(50, 6)),
     # The paper staged an identity on a DShapedArray; jax.core.DShapedArray (dynamic shapes) is gone in 0.10.
     Kernel("jax.interpreters.partial_eval.trace_to_jaxpr_dynamic", "graph", normal(16, 8), dtypes=("float32", "int32"),
-           call=_trace_to_jaxpr_dynamic, check=_check_staged, out_dtype=None, **paper(10, 1)),
+           call=_trace_to_jaxpr_dynamic, check=_check_staged, **paper(10, 1)),
     Kernel("jax.interpreters.partial_eval.PartialVal.known", "graph", normal(16, 8), dtypes=("float32", "float16"),
            call=_partial_val_known, reference=lambda x: (True, x, np.zeros_like(x))),
     Kernel("jax.numpy.vectorize", "graph", _batch_of_vectors, dtypes=FLOATS, setup=_vectorize_setup,

@@ -108,11 +108,10 @@ def _take_inputs(rng):
 KERNELS = [
     # Index functions: only the shape of x matters; indices come back in JAX's default int.
     Kernel("jax.numpy.tril_indices_from", "indexing", ints(*SQUARE), dtypes=("float32",),
-           call=lambda c, x: c.fn(x, k=1), reference=lambda x: np.tril_indices_from(x, k=1), out_dtype=None,
+           call=lambda c, x: c.fn(x, k=1), reference=lambda x: np.tril_indices_from(x, k=1),
            **paper(10, 1)),
     Kernel("jax.numpy.triu_indices", "indexing", _triu_args, dtypes=("int32",),
-           call=lambda c, n, m: c.fn(n, k=1, m=m), reference=lambda n, m: np.triu_indices(n, k=1, m=m),
-           out_dtype=None, **paper(10, 1)),
+           call=lambda c, n, m: c.fn(n, k=1, m=m), reference=lambda n, m: np.triu_indices(n, k=1, m=m), **paper(10, 1)),
     Kernel("jax.numpy.delete", "indexing", _delete_inputs, dtypes=SHAPE_DTYPES,
            call=lambda c, x, idx: c.fn(x, idx, axis=0), reference=lambda x, idx: np.delete(x, idx, axis=0),
            out_dtype=same(*SHAPE_DTYPES), **paper(100, 999)),

@@ -189,7 +189,7 @@ KERNELS = [
            dtypes=("float32",),
            call=lambda c, a, b, d: _contractions(c.fn("ij,jk,kl->il", a, b, d, optimize="optimal")),
            reference=lambda a, b, d: _contractions(np.einsum_path("ij,jk,kl->il", a, b, d, optimize="optimal")),
-           out_dtype=None, **paper(40, 4)),
+           **paper(40, 4)),
     Kernel("jax.numpy.convolve", "linalg", _conv_inputs, dtypes=FLOATS, call=lambda c, x, k: c.fn(x, k, mode="same"),
            reference=lambda x, k: np.convolve(x, k, mode="same"),
            tol={"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}, **paper(30, 3)),

@@ -260,7 +260,7 @@ KERNELS = [
            random=True, check=_check_bernoulli, out_dtype="bool"),
     Kernel("jax.random.categorical", "random", _categorical_inputs,
            dtypes=("float32", "float16", "bfloat16"), setup=_categorical_setup, random=True,
-           check=_check_categorical, out_dtype=None),
+           check=_check_categorical),
     Kernel("jax.nn.initializers.variance_scaling", "random",
            {"fan_in_truncated": _init_inputs("fan_in", "truncated_normal"),
             "fan_avg_uniform": _init_inputs("fan_avg", "uniform")},
@@ -269,5 +269,5 @@ KERNELS = [
     Kernel("jax.nn.initializers.normal", "random", _init_shape, dtypes=FLOATS, setup=_init_setup, random=True,
            check=_check_init),
     Kernel("jax.default_prng_impl", "random", nothing(), dtypes=("float32",), setup=_prng_impl_setup,
-           random=True, check=_check_prng_impl, out_dtype=None),
+           random=True, check=_check_prng_impl),
 ]

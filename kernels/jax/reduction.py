@@ -135,7 +135,7 @@ KERNELS = [
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.all(x, axis=-1), out_dtype="bool",
            **paper(100, 2197)),
     Kernel("jax.numpy.argmax", "reduction", normal((256, 4096), 256), dtypes=(*FLOATS, "int32"),
-           call=lambda c, x: c.fn(x, axis=1), reference=lambda x: np.argmax(x, axis=1), out_dtype=None),
+           call=lambda c, x: c.fn(x, axis=1), reference=lambda x: np.argmax(x, axis=1)),
     Kernel("jax.numpy.partition", "reduction", normal((32, 2048), 512), dtypes=(*FLOATS, "int32", "complex64"),
            call=lambda c, x: c.fn(x, KTH, axis=1), reference=lambda x: np.partition(x, KTH, axis=1),
            canonical=_partitioned, out_dtype={**same(*FLOATS, "int32"), "complex64": "complex64"}),
@@ -145,7 +145,7 @@ KERNELS = [
     Kernel("jax.experimental.sparse.bcoo_reduce_sum", "reduction", _SPARSE, dtypes=DTYPES, setup=_reduce_sum_setup,
            reference=lambda x: x.sum(axis=1), out_dtype=same(*DTYPES)),
     Kernel("jax.lax.top_k", "reduction", _distinct_rows, dtypes=SORT_DTYPES, call=lambda c, x: c.fn(x, 8),
-           reference=_top_k_ref, out_dtype=None, **paper(70, 23)),
+           reference=_top_k_ref, **paper(70, 23)),
     Kernel("jax.lax.sort", "reduction", normal((16, 1024), 1024), dtypes=(*FLOATS, "int32"), reference=np.sort,
            out_dtype=same(*FLOATS, "int32")),
     Kernel("jax.lax.pmax", "reduction", normal(16, (4096, 1 << 16)), dtypes=(*FLOATS, "int32"), call=_pmax,
@@ -159,7 +159,7 @@ KERNELS = [
     # Bin edges at multiples of 0.25: exact in every swept dtype, so no sample changes bin by rounding.
     # JAX counts in the input's dtype: float16 counts stop at 2048 and bfloat16 ones at 256 (x + 1 == x).
     Kernel("jax.numpy.histogram", "reduction", normal(N, scale=1.5), dtypes=FLOATS,
-           call=lambda c, x: c.fn(x, bins=32, range=(-4.0, 4.0)), reference=_histogram_ref, out_dtype=None),
+           call=lambda c, x: c.fn(x, bins=32, range=(-4.0, 4.0)), reference=_histogram_ref),
     Kernel("jax.numpy.maximum.reduceat", "reduction", _segments, dtypes=NUMERIC,
            call=lambda c, x, idx: c.fn(x, idx), reference=np.maximum.reduceat, out_dtype=same(*NUMERIC)),
     Kernel("jax.numpy.min", "reduction", normal(*LONG_ROWS), dtypes=(*FLOATS, "int32", "uint8"),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, nothing, pair, paper, same, uniform
+from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, nothing, pair, paper, same, unchecked, uniform
 
 CASTS = (*FLOATS, "complex64", "int32", "int8", "bool")
 #: Conversions are exactly specified (round to nearest even; truncation toward zero for integers):
@@ -387,7 +387,8 @@ KERNELS = [
     Kernel("jax.numpy.astype", "utility", _master_weights, dtypes=CASTS, call=_astype, reference=lambda x, w: x,
            out_dtype=same(*CASTS), tol=EXACT),
     Kernel("jax.lax.convert_element_type", "utility", _activations, dtypes=(*FLOATS, "int32", "int8", "bool"),
-           call=_convert, check=_check_convert, out_dtype=None),
+           call=_convert, check=_check_convert,
+           out_dtype=unchecked("converts to float32, int32 and bool: the check reads each result's dtype")),
     # A dtype query: one small size.
     Kernel("jax.lax.dtype", "utility", _int_values, dtypes=(*FLOATS, "int32", "bool"), call=_full_like_dtype,
            reference=lambda x: np.full_like(x, 1.5), out_dtype=same(*FLOATS, "int32", "bool")),
@@ -396,7 +397,7 @@ KERNELS = [
            dtypes=(*FLOATS, "int32", "int8", "bool"), call=lambda c, x: x.astype(c.fw.numpy.float32),
            reference=lambda x: x, out_dtype="float32"),
     Kernel("jax.numpy.issubdtype", "utility", normal(16, 16), dtypes=("float32",), call=_issubdtype_table,
-           reference=_issubdtype_ref, out_dtype=None),
+           reference=_issubdtype_ref),
     Kernel("jax.numpy.finfo", "utility", normal(64, 64), dtypes=FLOATS, call=_finfo, check=_check_finfo),
     # Truncates toward zero, as NumPy's cast does. Without jax_enable_x64 (JAX's default) the
     # result is int32, with a warning: the dtype check reports it, as for every float64 case.
@@ -404,14 +405,12 @@ KERNELS = [
            dtypes=(*FLOATS, "int32", "int8"), reference=lambda x: x.astype(np.int64), out_dtype="int64",
            cpu_failure="without x64 (JAX's default) jnp.int64 casts to int32 with only a warning"),
     Kernel("jax.numpy.iscomplexobj", "utility", normal(16, 16), dtypes=QUERY,
-           call=lambda c, x: (c.fn(x), c.fn(x[0])), reference=lambda x: (np.iscomplexobj(x), np.iscomplexobj(x[0])),
-           out_dtype=None),
+           call=lambda c, x: (c.fn(x), c.fn(x[0])), reference=lambda x: (np.iscomplexobj(x), np.iscomplexobj(x[0]))),
     Kernel("jax.numpy.isrealobj", "utility", normal(16, 16), dtypes=QUERY,
-           call=lambda c, x: (c.fn(x), c.fn(x[0])), reference=lambda x: (np.isrealobj(x), np.isrealobj(x[0])),
-           out_dtype=None),
+           call=lambda c, x: (c.fn(x), c.fn(x[0])), reference=lambda x: (np.isrealobj(x), np.isrealobj(x[0]))),
     # A device query: one small size; the count is checked against jax.local_devices.
     Kernel("jax.local_device_count", "utility", _small, dtypes=("float32",), call=_local_device_count,
-           check=_check_local_device_count, out_dtype=None),
+           check=_check_local_device_count),
     Kernel("jax.profiler.StepTraceAnnotation", "utility", _small, dtypes=("float32",), setup=_step_annotation_setup,
            reference=lambda x: ([("train_step", "7")], np.tanh(x @ x) * 0.5)),
     Kernel("jax.tree.map", "utility", _params_and_grads, dtypes=FLOATS, call=_sgd, reference=_sgd_ref),
@@ -423,7 +422,7 @@ KERNELS = [
     Kernel("jax.tree.transpose", "utility", _four, dtypes=("float32",), call=_transpose,
            reference=lambda x, y, z, t: ({"w": x, "b": z}, {"w": y, "b": t})),
     Kernel("jax.default_backend", "utility", nothing(), dtypes=("float32",), call=_default_backend,
-           check=_check_default_backend, out_dtype=None),
+           check=_check_default_backend),
     Kernel("jax.default_device", "utility", nothing(), dtypes=("float32",), setup=_default_device_setup,
            check=_check_default_device),
     Kernel("jax.core.get_aval", "utility", normal(64, 64), dtypes=("float32",), call=_typeof,
@@ -438,9 +437,9 @@ KERNELS = [
            reference=np.add, **paper(100, 871)),
     # Queries of rank and size: one size.
     Kernel("jax.numpy.isscalar", "utility", normal(16, 16), dtypes=(*FLOATS, "int32"),
-           call=lambda c, x: [c.fn(x[0, 0]), c.fn(x)], check=_check_isscalar, out_dtype=None, **paper(60, 8)),
+           call=lambda c, x: [c.fn(x[0, 0]), c.fn(x)], check=_check_isscalar, **paper(60, 8)),
     Kernel("jax.numpy.size", "utility", normal(16, 32), dtypes=("float32", "int32"),
-           call=lambda c, x: (c.fn(x), c.fn(x, 1)), reference=lambda x: (np.size(x), np.size(x, 1)), out_dtype=None,
+           call=lambda c, x: (c.fn(x), c.fn(x, 1)), reference=lambda x: (np.size(x), np.size(x, 1)),
            **paper(80, 38)),
     Kernel("jax.tree_util.register_pytree_node", "utility", _dense_and_grads, dtypes=FLOATS,
            setup=_register_node_setup, reference=lambda w, b, dw, db: (True, w - 0.1 * dw, b - 0.1 * db)),

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from portability.catalog import FLOATS, Kernel, copy_params
+from portability.catalog import FLOATS, Kernel, copy_params, unchecked
 
 
 def _dense_inputs(rng):
@@ -46,6 +46,7 @@ def _check_autocast(out, x, w, b):
 
 KERNELS = [
     Kernel("torch.cpu.amp.autocast", "control", _dense_inputs, dtypes=FLOATS, setup=_autocast_setup,
-           check=_check_autocast, out_dtype=None,
+           check=_check_autocast,
+           out_dtype=unchecked("autocast runs the linear layer in bfloat16: the check reads its dtype"),
            note="deprecated alias of torch.amp.autocast('cpu'); bfloat16 linear layers on the CPU only"),
 ]

@@ -8,7 +8,7 @@ since a parameter exists to receive a gradient.
 import numpy as np
 import scipy.special as sp
 
-from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, paper, uniform
+from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, paper, unchecked, uniform
 
 N = (BIG_SIDE, BIG_SIDE)  # 64x64 at small, 1024x1024 at medium
 #: log1p of integer tensors promotes to the default float dtype (float32).
@@ -291,7 +291,9 @@ KERNELS = [
     # 20000 lands one float16 ulp from the correctly rounded one (NumPy's): e.g. -42.98437372777596
     # becomes -43.0, not -42.97. Too rare to show at --size small; the medium float64 case fails on it.
     Kernel("torch.Tensor.to", "elementwise", lambda rng: {"x": rng.standard_normal(rng.dims(*N)) * 100},
-           dtypes=(*FLOATS, "int64"), call=_to_call, reference=_to_ref, out_dtype=None,
+           dtypes=(*FLOATS, "int64"), call=_to_call, reference=_to_ref,
+           out_dtype=unchecked("conversions to float16, float32, float64 and int64; the reference checks their "
+                               "values, not their dtypes"),
            note="to(device), to(dtype), to(device, dtype), to(other), copy=True; no-op conversions return self"),
     Kernel("torch.Tensor.sigmoid", "elementwise", _logits, dtypes=FLOATS, reference=sp.expit),
     Kernel("torch.Tensor.where", "elementwise", _rounded_where_inputs, dtypes=(*FLOATS, "int64"),

@@ -24,6 +24,7 @@ from portability.catalog import (
     pair,
     paper,
     raises,
+    unchecked,
 )
 
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
@@ -1155,7 +1156,9 @@ KERNELS = [
     Kernel("torch.nn.KLDivLoss", "module", _kl_inputs, dtypes=FLOATS, setup=_module_call(reduction="batchmean"),
            reference=_kl_ref, **paper(30, 3)),
     Kernel("torch.nn.Parameter.type_as", "module", _type_as_inputs, dtypes=FLOATS, setup=_type_as_setup,
-           reference=_type_as_ref, out_dtype=None, tol=SUM_TOL,
+           reference=_type_as_ref,
+           out_dtype=unchecked("the cast takes the activations' dtype, the gradient stays float32: flags check both"),
+           tol=SUM_TOL,
            note="a float32 weight cast to the activations' dtype; its gradient comes back in float32"),
     Kernel("torch.nn.Transformer", "module", _inputs, dtypes=FLOATS, setup=_setup, reference=_reference, tol=DOT_TOL,
            **paper(60, 11), note="eval-mode forward (no dropout) with causal and padding masks"),

@@ -356,7 +356,7 @@ KERNELS = [
            reference=lambda: (np.ones(3), [True] * 15), **paper(100, 2138, name="cuda"),
            note="the mined name 'cuda' (upstream tests constructed cuda devices): the case's own device type"),
     Kernel("torch.Tensor.data_ptr", "utility", {"strided": _ptr_inputs, "sparse_csr": _csr_inputs},
-           dtypes=("float32", "int64"), call=_data_ptr_call, reference=_data_ptr_ref, out_dtype=None,
+           dtypes=("float32", "int64"), call=_data_ptr_call, reference=_data_ptr_ref,
            **paper(80, 34), note="view offsets against storage_offset; copies vs aliases; CSR has no data_ptr"),
     Kernel("torch.Tensor.is_same_size", "utility", _shapes, dtypes=("float32",), call=_is_same_size_call,
            reference=_is_same_size_ref, **paper(40, 4)),

@@ -43,12 +43,13 @@ from portability.catalog.kernel import (
     strict_placement,
     strict_session,
     tmpdir,
+    unchecked,
 )
 from portability.vocabulary import DEFAULT_TOL
 
 __all__ = [
     "BIG_SIDE", "DEFAULT_TOL", "FLOATS", "SIDE", "VEC", "CatalogError", "Draw", "Keep", "Kernel", "copy_params",
     "dense_layers", "images", "int_pair", "integers", "matmul", "normal", "nothing", "one_rank_group", "pair", "paper",
-    "positive", "raises", "same", "sparse_matrix", "spd", "strict_placement", "strict_session", "tmpdir", "uniform",
-    "well_conditioned",
+    "positive", "raises", "same", "sparse_matrix", "spd", "strict_placement", "strict_session", "tmpdir", "unchecked",
+    "uniform", "well_conditioned",
 ]

@@ -51,6 +51,19 @@ class Keep:
 
 
 @dataclass(frozen=True)
+class Unchecked:
+    """``out_dtype`` of an entry whose output dtype is not checked, with the reason (``unchecked``)."""
+
+    reason: str
+
+
+def unchecked(reason: str) -> Unchecked:
+    """``out_dtype=unchecked("converts to the call's target dtype; the check reads it")``: the output
+    dtype check is off for this entry, and the entry says why (the catalog refuses a bare None)."""
+    return Unchecked(reason)
+
+
+@dataclass(frozen=True)
 class Kernel:
     """One catalog entry: one public framework API and how to exercise and check it.
 
@@ -75,8 +88,9 @@ class Kernel:
     check: Callable[..., None] | None = None
     canonical: Callable[[Any], Any] | None = None
     #: "same": floating outputs keep the case dtype; a dtype name; a mapping case dtype -> dtype;
-    #: None: the output dtype is not checked (the kernel's own check covers it).
-    out_dtype: str | Mapping[str, str] | None = "same"
+    #: ``unchecked("why")``: the output dtype is not checked, for a reason the entry states (an API
+    #: whose purpose is to change the dtype). Never None: that would switch the check off silently.
+    out_dtype: str | Mapping[str, str] | Unchecked | None = "same"
     tol: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     random: bool = False
     tags: Sequence[str] = ()
@@ -112,7 +126,7 @@ class Kernel:
         return self.tol.get(dtype, DEFAULT_TOL.get(dtype, (0.0, 0.0)))
 
     def expected_dtype(self, dtype: str) -> str | None:
-        if self.out_dtype is None:
+        if self.out_dtype is None or isinstance(self.out_dtype, Unchecked):
             return None
         if isinstance(self.out_dtype, Mapping):
             return self.out_dtype.get(dtype)

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from portability.catalog.kernel import CatalogError, Kernel
+from portability.catalog.kernel import CatalogError, Kernel, Unchecked
 from portability.vocabulary import CATEGORIES, DEVICE_KINDS, DTYPES, FRAMEWORKS
 
 
@@ -41,6 +41,11 @@ def validate(kernel: Any, framework: str, where: str) -> None:
             raise CatalogError(f"{name}: {attr} is not callable")
     if kernel.call is not None and kernel.setup is not None:
         raise CatalogError(f"{name}: give call or setup, not both")
+    if kernel.out_dtype is None:
+        raise CatalogError(f"{name}: out_dtype=None would switch the output dtype check off silently; "
+                           "give the dtype, same(...), or unchecked('why')")
+    if isinstance(kernel.out_dtype, Unchecked) and not kernel.out_dtype.reason.strip():
+        raise CatalogError(f"{name}: unchecked() needs the reason the output dtype is not checked")
     if kernel.random and kernel.check is None:
         raise CatalogError(f"{name}: a random kernel needs a property check (check=...)")
     for d in kernel.tol:
