@@ -7,9 +7,20 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from portability.catalog import CatalogError, Kernel, normal, same, unchecked
+from portability.catalog import (
+    CatalogError,
+    Draw,
+    Kernel,
+    block_mean,
+    linear_layer,
+    normal,
+    same,
+    sparse_coo,
+    unchecked,
+)
 from portability.catalog.load import validate
 from portability.cli import main
 from portability.runner import selftest
@@ -129,3 +140,29 @@ def test_expected_output_dtype(out_dtype: Any, expected: dict[str, str | None]) 
     kernel = Kernel("torch.abs", "elementwise", normal(4), out_dtype=out_dtype)
     validate(kernel, "torch", "kernels/torch/elementwise.py")
     assert {d: kernel.expected_dtype(d) for d in expected} == expected
+
+
+@pytest.mark.parametrize(("layout", "w_shape"), [("out_in", (64, 32)), ("in_out", (32, 64))])
+def test_linear_layer_lays_the_weight_out_as_asked(layout: str, w_shape: tuple[int, int]) -> None:
+    drawn = linear_layer(8, 32, 64, layout=layout, bias_scale=0.0)(Draw(np.random.default_rng(0), "small"))
+    assert (drawn["x"].shape, drawn["w"].shape, drawn["b"].shape) == ((8, 32), w_shape, (64,))
+    assert not drawn["b"].any()
+    with pytest.raises(ValueError, match="unknown layout 'keras'; valid: out_in, in_out"):
+        linear_layer(8, 32, 64, layout="keras")
+
+
+def test_sparse_coo_holds_a_matrix_of_the_density_asked() -> None:
+    drawn = sparse_coo((64, 1024), 1024, 0.05)(Draw(np.random.default_rng(0), "small"))
+    indices, shape = drawn["indices"].value, drawn["dense_shape"].value
+    dense = np.zeros(shape)
+    dense[tuple(indices.T)] = drawn["values"]
+    assert shape.tolist() == [64, 1024] and indices.dtype == np.int64
+    assert np.array_equal(indices, np.argwhere(dense != 0))  # row-major, no repeats
+    assert 0.04 < len(indices) / dense.size < 0.06
+
+
+def test_block_mean_averages_each_block() -> None:
+    x = np.arange(2 * 4 * 6, dtype=np.float64).reshape(2, 4, 6)
+    out = block_mean(x, (2, 3))
+    assert out.shape == (2, 2, 2)
+    assert out[1, 0, 1] == x[1, 0:2, 3:6].mean()

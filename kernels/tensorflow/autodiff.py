@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from portability.catalog import FLOATS, Kernel, normal, paper, strict_session
+from portability.catalog import FLOATS, Kernel, normal, paper, strict_graph
 
 #: Sums of 64..512 products in the recomputed block's gradients: linalg.py's matmul tolerances.
 MATMUL_TOL = {"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}
@@ -40,11 +40,6 @@ def _recompute_ref(x, w):
     return y, d @ w.T, x.T @ d
 
 
-def _graph(c):
-    g = c.fw.Graph()
-    return g, strict_session(c, g)
-
-
 # -- test.compute_gradient_error of nn.moments' variance, as the upstream test -------------------
 
 #: Finite-difference step per dtype: the default 1e-3 for float32/float64; in half precision 1e-3 is
@@ -58,7 +53,7 @@ def _gradient_error_setup(c, x):
     host = x.numpy()
 
     def step():
-        g, sess = _graph(c)
+        g, sess = strict_graph(c)
         with g.as_default(), tf.device(c.device):
             p = tf.constant(host)
             _, variance = tf.nn.moments(p, axes=[0])

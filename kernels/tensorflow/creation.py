@@ -6,7 +6,7 @@ Sparse outputs are checked as their (indices, values, dense_shape).
 
 import numpy as np
 
-from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, paper
+from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, paper, sparse_coo
 
 ALL = (*FLOATS, "int32", "int64", "bool")
 N = (BIG_SIDE, BIG_SIDE)
@@ -45,13 +45,8 @@ def _one_hot_inputs(rng):
     return {"indices": Keep(rng.integers(0, DEPTH, rng.pick(40, 10000)).astype(np.int32))}
 
 
-def _coo(rng):
-    """About 5% of a (rows, 1024) matrix, in row-major order: 64x1024 or 1024x1024 dense."""
-    rows = rng.pick(64, 1024)
-    flat = np.flatnonzero(rng.uniform(size=rows * 1024) < 0.05)
-    return {"indices": Keep(np.stack([flat // 1024, flat % 1024], 1).astype(np.int64)),
-            "values": rng.standard_normal(flat.size) * 10,
-            "dense_shape": Keep(np.array([rows, 1024], dtype=np.int64))}
+#: About 5% of a (rows, 1024) matrix in COO form: 64x1024 or 1024x1024 dense.
+_coo = sparse_coo((64, 1024), 1024, 0.05)
 
 
 def _dense(indices, values, dense_shape, fill=0.0):

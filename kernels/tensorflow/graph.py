@@ -17,11 +17,13 @@ from portability.catalog import (
     FLOATS,
     SIDE,
     Kernel,
+    linear_layer,
     normal,
     nothing,
     pair,
     paper,
     raises,
+    strict_graph,
     strict_session,
     tmpdir,
 )
@@ -31,11 +33,6 @@ ROWS = (4, 1024)
 N = (BIG_SIDE, BIG_SIDE)
 #: A fixed small input where the API's effect does not depend on the size (scopes, flags).
 FIXED = (64, 64)
-
-
-def _graph(c):
-    g = c.fw.Graph()
-    return g, strict_session(c, g)
 
 
 # -- Graph.as_default: build a small graph in a fresh tf.Graph and run it ------------------------
@@ -61,7 +58,7 @@ def _as_default_setup(c, x):
 def _eval_setup(c, x):
     tf = c.fw
     host = x.numpy()
-    g, sess = _graph(c)
+    g, sess = strict_graph(c)
     with g.as_default(), tf.device(c.device):
         p = tf.compat.v1.placeholder(x.dtype, shape=host.shape)
         y = tf.math.square(p) + 1
@@ -104,7 +101,7 @@ def _get_collection_ref():
 def _global_step_setup(c):
     tf = c.fw
     empty = tf.Graph()
-    g, sess = _graph(c)
+    g, sess = strict_graph(c)
     with g.as_default(), tf.device(c.device):
         created = tf.compat.v1.train.create_global_step()
         init = tf.compat.v1.global_variables_initializer()
@@ -164,7 +161,7 @@ def _variable_scope_setup(c, x):
 def _placeholder_setup(c, x):
     tf = c.fw
     host = x.numpy()
-    g, sess = _graph(c)
+    g, sess = strict_graph(c)
     with g.as_default(), tf.device(c.device):
         p = c.fn(x.dtype, shape=[None, host.shape[1]])
         y = tf.math.square(p)
@@ -173,7 +170,7 @@ def _placeholder_setup(c, x):
 
 def _session_run_setup(c, x, y):
     tf = c.fw
-    g, sess = _graph(c)
+    g, sess = strict_graph(c)
     with g.as_default(), tf.device(c.device):
         z = tf.math.reduce_sum(tf.constant(x.numpy()) * tf.constant(y.numpy()), axis=1)
     return lambda: c.fn(sess, z)
@@ -181,7 +178,7 @@ def _session_run_setup(c, x, y):
 
 def _global_init_setup(c, x):
     tf = c.fw
-    g, sess = _graph(c)
+    g, sess = strict_graph(c)
     with g.as_default(), tf.device(c.device):
         v = tf.compat.v1.Variable(x.numpy())
         init = c.fn()
@@ -203,7 +200,7 @@ def _accuracy_inputs(rng):
 
 def _accuracy_setup(c, labels, predictions):
     tf = c.fw
-    g, sess = _graph(c)
+    g, sess = strict_graph(c)
     with g.as_default(), tf.device(c.device):
         lab = tf.constant(labels.numpy())
         pred = tf.constant(predictions.numpy())
@@ -331,10 +328,8 @@ def _worker_session_setup(c, x):
     return run
 
 
-def _dense_inputs(rng):
-    m, k, n = rng.dims(SIDE, SIDE, SIDE)
-    return {"x": rng.standard_normal((m, k)), "w": rng.standard_normal((k, n)) / np.sqrt(k),
-            "b": rng.standard_normal(n)}
+#: One Dense layer: a batch, a Keras kernel (in, out) and a bias.
+_dense_inputs = linear_layer(SIDE, SIDE, SIDE, layout="in_out", bias_scale=1.0)
 
 
 def _tflite_setup(c, x, w, b):

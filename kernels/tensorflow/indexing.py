@@ -4,7 +4,7 @@ initializer.
 
 import numpy as np
 
-from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, paper
+from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, paper, sparse_coo
 
 ALL = (*FLOATS, "int32", "int64", "bool")
 N = (BIG_SIDE, BIG_SIDE)
@@ -94,13 +94,8 @@ def _table_ref(keys, values, queries):
     return np.array([mapping.get(q, -1) for q in queries.tolist()], dtype=np.int64)
 
 
-def _coo(rng):
-    """About 5% of a (rows, 1024) matrix, in row-major order: 64x1024 or 1024x1024 dense."""
-    rows = rng.pick(64, 1024)
-    flat = np.flatnonzero(rng.uniform(size=rows * 1024) < 0.05)
-    return {"indices": Keep(np.stack([flat // 1024, flat % 1024], 1).astype(np.int64)),
-            "values": rng.standard_normal(flat.size) * 10,
-            "dense_shape": Keep(np.array([rows, 1024], dtype=np.int64))}
+#: About 5% of a (rows, 1024) matrix in COO form: 64x1024 or 1024x1024 dense.
+_coo = sparse_coo((64, 1024), 1024, 0.05)
 
 
 def _slice_setup(c, indices, values, dense_shape):

@@ -30,6 +30,7 @@ from portability.catalog import (
     normal,
     nothing,
     paper,
+    strict_graph,
     strict_placement,
     strict_session,
     tmpdir,
@@ -400,11 +401,6 @@ def _check_shuffle_and_repeat(out, x):
     assert not np.array_equal(out[:n], out[n:]), "both epochs in the same order: not reshuffled"
 
 
-def _graph(c):
-    g = c.fw.Graph()
-    return g, strict_session(c, g)
-
-
 # -- train.QueueRunner: a thread fills a FIFOQueue, the session dequeues a batch ------------------
 
 def _queue_runner_setup(c, x):
@@ -439,7 +435,7 @@ def _queue_runner_setup(c, x):
 
 def _restore_state_setup(c):
     tf = c.fw
-    g, sess = _graph(c)
+    g, sess = strict_graph(c)
     with g.as_default(), tf.device(HOST):
         reader = tf.compat.v1.IdentityReader()
         queue = tf.queue.FIFOQueue(8, [tf.string], shapes=[()])

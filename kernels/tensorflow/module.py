@@ -7,7 +7,7 @@ the forward pass is what is timed.
 
 import numpy as np
 
-from portability.catalog import FLOATS, SIDE, Kernel, normal
+from portability.catalog import FLOATS, SIDE, Kernel, linear_layer, normal
 
 #: Dense layers sum 64 or 512 products per output: linalg.py's matmul tolerances for half precision.
 MATMUL_TOL = {"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}
@@ -15,10 +15,8 @@ MATMUL_TOL = {"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2)}
 POLICY = {"float32": "float32", "float64": "float64", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
 
 
-def _dense_inputs(rng):
-    m, k, n = rng.dims(SIDE, SIDE, SIDE)
-    return {"x": rng.standard_normal((m, k)), "w": rng.standard_normal((k, n)) / np.sqrt(k),
-            "b": rng.standard_normal(n)}
+#: One Dense layer: a batch, a Keras kernel (in, out) and a bias.
+_dense_inputs = linear_layer(SIDE, SIDE, SIDE, layout="in_out", bias_scale=1.0)
 
 
 def _policy_setup(c, x, w, b):

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.special
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, paper, strict_session
+from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, paper, strict_graph
 
 #: conv3d sums 216 products per output (3x3x3x8), like a K=216 matmul: the matmul-style low-precision tolerance.
 CONV_TOL = {"float16": (2e-2, 4e-3), "bfloat16": (5e-2, 2e-2)}
@@ -96,11 +96,6 @@ def _brightness_ref(image):
     return image + 0.1
 
 
-def _graph(c):
-    g = c.fw.Graph()
-    return g, strict_session(c, g)
-
-
 # -- nn.raw_rnn: a tanh cell over variable-length sequences ----------------------------------------
 
 def _rnn_inputs(rng):
@@ -132,7 +127,7 @@ def _raw_rnn_setup(c, inputs, w, u, lengths):
             h = tf.math.tanh(tf.linalg.matmul(x_t, w_t) + tf.linalg.matmul(h, u_t))
             return h, h
 
-    g, sess = _graph(c)
+    g, sess = strict_graph(c)
     with g.as_default(), tf.device(c.device):
         x_all = tf.constant(inputs.numpy())
         w_t, u_t = tf.constant(w.numpy()), tf.constant(u.numpy())

@@ -4,14 +4,9 @@ averages and TPU's CrossShardOptimizer.
 
 import numpy as np
 
-from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, pair, paper, strict_session
+from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, pair, paper, strict_graph
 
 N = (BIG_SIDE, BIG_SIDE)
-
-
-def _graph(c):
-    g = c.fw.Graph()
-    return g, strict_session(c, g)
 
 
 def _adadelta_inputs(rng):
@@ -21,7 +16,7 @@ def _adadelta_inputs(rng):
 
 def _adadelta_setup(c, x, grad):
     tf = c.fw
-    g, sess = _graph(c)
+    g, sess = strict_graph(c)
     with g.as_default(), tf.device(c.device):
         v = tf.compat.v1.Variable(x.numpy())
         opt = c.fn(learning_rate=1.0, rho=0.95, epsilon=1e-2)

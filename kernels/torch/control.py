@@ -2,13 +2,10 @@
 
 import numpy as np
 
-from portability.catalog import FLOATS, Kernel, copy_params, unchecked
+from portability.catalog import FLOATS, Kernel, copy_params, linear_layer, unchecked
 
-
-def _dense_inputs(rng):
-    batch, n_in, n_out = rng.dims((32, 512), (64, 512), (64, 512))
-    return {"x": rng.standard_normal((batch, n_in)), "w": rng.standard_normal((n_out, n_in)) / np.sqrt(n_in),
-            "b": rng.standard_normal(n_out) * 0.1}
+#: One Linear layer: a batch, weight (out, in) and bias.
+_dense_inputs = linear_layer((32, 512), (64, 512), (64, 512))
 
 
 def _linear(c, x, w, b):

@@ -5,16 +5,14 @@ TorchScript decorators decorate a small module or function that is then scripted
 
 import numpy as np
 
-from portability.catalog import FLOATS, Kernel, copy_params
+from portability.catalog import FLOATS, Kernel, copy_params, linear_layer
 
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
 
 
-def _dense_inputs(rng):
-    batch, n_in, n_out = rng.dims((32, 512), (64, 512), (64, 512))
-    return {"x": rng.standard_normal((batch, n_in)), "w": rng.standard_normal((n_out, n_in)) / np.sqrt(n_in),
-            "b": rng.standard_normal(n_out) * 0.1}
+#: One Linear layer: a batch, weight (out, in) and bias.
+_dense_inputs = linear_layer((32, 512), (64, 512), (64, 512))
 
 
 def _linear(c, x, w, b):

@@ -17,8 +17,10 @@ from portability.catalog import (
     FLOATS,
     Keep,
     Kernel,
+    block_mean,
     copy_params,
     dense_layers,
+    linear_layer,
     normal,
     one_rank_group,
     pair,
@@ -51,10 +53,8 @@ CONFIG = {"small": (32, 4, 2, 2, 64, 2, 12, 10), "medium": (256, 8, 3, 2, 1024, 
 
 # -- nn.Identity -----------------------------------------------------------------------------------
 
-def _dense_inputs(rng):
-    batch, n_in, n_out = rng.dims((32, 512), (64, 512), (64, 512))
-    return {"x": rng.standard_normal((batch, n_in)), "w": rng.standard_normal((n_out, n_in)) / np.sqrt(n_in),
-            "b": rng.standard_normal(n_out) * 0.1}
+#: One Linear layer: a batch, weight (out, in) and bias (nn.Identity and nn.Linear).
+_dense_inputs = linear_layer((32, 512), (64, 512), (64, 512))
 
 
 def _identity_setup(c, x, w, b):
@@ -768,19 +768,7 @@ def _aap3d_setup(c, x):
     return lambda: m(x)
 
 
-def _block_mean(x):
-    """Means over 4x8x8 blocks: AdaptiveAvgPool3d(shape // (4, 8, 8)) and avg_pool3d((4, 8, 8))."""
-    n, ch, d, h, w = x.shape
-    bd, bh, bw = BLOCK
-    return x.reshape(n, ch, d // bd, bd, h // bh, bh, w // bw, bw).mean(axis=(3, 5, 7))
-
-
 # -- dense layers ------------------------------------------------------------------------------
-
-def _linear_inputs(rng):
-    batch, n_in, n_out = rng.dims((32, 512), (64, 512), (64, 512))
-    return {"x": rng.standard_normal((batch, n_in)), "w": rng.standard_normal((n_out, n_in)) / np.sqrt(n_in),
-            "b": rng.standard_normal(n_out) * 0.1}
 
 
 def _linear_setup(c, x, w, b):
@@ -1137,7 +1125,7 @@ KERNELS = [
     Kernel("torch.nn.Conv3d", "module", _conv_inputs((2, 4), ((4, 16), (8, 32), (8, 32)), (4, 16), (8, 16), 3),
            dtypes=FLOATS, setup=_conv_setup, reference=_conv_ref, tol=DOT_TOL,
            **paper(80, 48)),
-    Kernel("torch.nn.Linear", "module", _linear_inputs, dtypes=FLOATS, setup=_linear_setup,
+    Kernel("torch.nn.Linear", "module", _dense_inputs, dtypes=FLOATS, setup=_linear_setup,
            reference=lambda x, w, b: x @ w.T + b, tol=DOT_TOL, **paper(100, 1827)),
     Kernel("torch.nn.Sequential", "module", _sequential_inputs, dtypes=FLOATS, setup=_sequential_setup,
            reference=_sequential_ref, tol=DOT_TOL, **paper(100, 1426)),
@@ -1148,7 +1136,7 @@ KERNELS = [
     Kernel("torch.nn.GELU", "module", normal(BIG_SIDE, BIG_SIDE, scale=3.0), dtypes=FLOATS, setup=_module_call(),
            reference=lambda x: 0.5 * x * (1 + sp.erf(x / np.sqrt(2))), **paper(50, 8)),
     Kernel("torch.nn.AdaptiveAvgPool3d", "module", normal(*POOL_SHAPE), dtypes=FLOATS,
-           setup=_aap3d_setup, reference=_block_mean, **paper(30, 3)),
+           setup=_aap3d_setup, reference=lambda x: block_mean(x, BLOCK), **paper(30, 3)),
     Kernel("torch.nn.BCEWithLogitsLoss", "module", _logits_targets, dtypes=FLOATS, setup=_module_call(),
            reference=_bce_ref, **paper(70, 24)),
     Kernel("torch.nn.SmoothL1Loss", "module", _logits_targets, dtypes=FLOATS, setup=_module_call(),

@@ -7,7 +7,7 @@ import numpy as np
 import scipy.special as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, normal, paper
+from portability.catalog import BIG_SIDE, FLOATS, Keep, Kernel, block_mean, normal, paper
 
 #: Dot products of a few hundred terms: half-precision outputs round once, accumulation is wider.
 DOT_TOL = {"float16": (2e-2, 3e-3), "bfloat16": (5e-2, 1.5e-2)}
@@ -18,13 +18,6 @@ POOL_SHAPE = (2, (4, 8), (8, 16), (16, 64), (16, 64))
 IMAGES = ((2, 8), (8, 32), (16, 64), (16, 64))  # 2x8x16x16 at small, 8x32x64x64 at medium
 N = (BIG_SIDE, BIG_SIDE)  # 64x64 at small, 1024x1024 at medium
 NP_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
-
-
-def _block_mean(x):
-    """Means over 4x8x8 blocks: AdaptiveAvgPool3d(shape // (4, 8, 8)) and avg_pool3d((4, 8, 8))."""
-    n, ch, d, h, w = x.shape
-    bd, bh, bw = BLOCK
-    return x.reshape(n, ch, d // bd, bd, h // bh, bh, w // bw, bw).mean(axis=(3, 5, 7))
 
 
 # -- normalisation and activations -------------------------------------------------------------
@@ -314,7 +307,7 @@ KERNELS = [
     Kernel("torch.nn.functional.scaled_dot_product_attention", "nn", _attention_inputs, dtypes=FLOATS,
            reference=_attention_ref, tol=DOT_TOL),
     Kernel("torch.nn.functional.avg_pool3d", "nn", normal(*POOL_SHAPE), dtypes=FLOATS,
-           call=lambda c, x: c.fn(x, BLOCK), reference=_block_mean),
+           call=lambda c, x: c.fn(x, BLOCK), reference=lambda x: block_mean(x, BLOCK)),
     Kernel("torch.nn.functional.cross_entropy", "nn", _ce_inputs, dtypes=FLOATS, reference=_ce_ref),
     Kernel("torch.backends.cuda.enable_flash_sdp", "nn", _flash_attention_inputs, dtypes=FLOATS, setup=_flash_setup,
            reference=_causal_ref, tol=DOT_TOL,

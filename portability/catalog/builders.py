@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from portability.catalog.kernel import Draw
+from portability.catalog.kernel import Draw, Keep
 
 Dim = int | tuple[int, int]
 Builder = Callable[[Draw], dict[str, Any]]
@@ -100,6 +100,36 @@ def dense_layers(*widths: Dim) -> Builder:
             out[f"w{i}"] = rng.standard_normal((b, a)) / np.sqrt(a)
             out[f"b{i}"] = rng.standard_normal(b) * 0.1
         return out
+
+    return build
+
+
+def linear_layer(batch: Dim, n_in: Dim, n_out: Dim, *, layout: str = "out_in", bias_scale: float = 0.1) -> Builder:
+    """One dense layer: a batch ``x`` (batch, n_in), a weight ``w`` scaled by 1/sqrt(n_in) and a bias ``b``
+    (normal x ``bias_scale``). ``layout="out_in"`` is torch's ``Linear.weight`` (n_out, n_in); ``"in_out"``
+    a Keras ``Dense`` kernel (n_in, n_out)."""
+    if layout not in ("out_in", "in_out"):
+        raise ValueError(f"unknown layout {layout!r}; valid: out_in, in_out")
+
+    def build(rng: Draw) -> dict[str, Any]:
+        m, k, n = rng.dims(batch, n_in, n_out)
+        return {"x": rng.standard_normal((m, k)),
+                "w": rng.standard_normal((n, k) if layout == "out_in" else (k, n)) / np.sqrt(k),
+                "b": rng.standard_normal(n) * bias_scale}
+
+    return build
+
+
+def sparse_coo(rows: Dim, cols: int, density: float) -> Builder:
+    """About ``density`` of a (rows, cols) matrix in COO form, the fields of a ``tf.sparse.SparseTensor``:
+    int64 ``indices`` (nnz, 2) in row-major order, ``values`` (normal x 10) and ``dense_shape``."""
+
+    def build(rng: Draw) -> dict[str, Any]:
+        (r,) = rng.dims(rows)
+        flat = np.flatnonzero(rng.uniform(size=r * cols) < density)
+        return {"indices": Keep(np.stack([flat // cols, flat % cols], 1).astype(np.int64)),
+                "values": rng.standard_normal(flat.size) * 10,
+                "dense_shape": Keep(np.array([r, cols], dtype=np.int64))}
 
     return build
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from portability.vocabulary import DEFAULT_SIZE, DEFAULT_TOL, SIZES
 
 Builder = Callable[[Any], Mapping[str, Any]]
@@ -213,3 +215,20 @@ def strict_placement(tf: Any) -> Any:
 def strict_session(c: Any, graph: Any) -> Any:
     """A TF1 session on ``graph`` with strict placement (``strict_placement``)."""
     return c.fw.compat.v1.Session(graph=graph, config=strict_placement(c.fw))
+
+
+def strict_graph(c: Any) -> tuple[Any, Any]:
+    """A fresh TF1 ``tf.Graph`` and a strict session on it (``strict_session``)."""
+    graph = c.fw.Graph()
+    return graph, strict_session(c, graph)
+
+
+def block_mean(x: Any, block: Sequence[int]) -> Any:
+    """Means over non-overlapping blocks of ``x``'s trailing dimensions (each divisible by its block):
+    the NumPy reference of average pooling with kernel = stride = ``block``."""
+    x = np.asarray(x)
+    lead = x.shape[: x.ndim - len(block)]
+    split: list[int] = []
+    for size, b in zip(x.shape[len(lead):], block, strict=True):
+        split += [size // b, b]
+    return x.reshape(*lead, *split).mean(axis=tuple(len(lead) + 2 * i + 1 for i in range(len(block))))
