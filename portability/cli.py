@@ -20,7 +20,7 @@ def _summary(args: argparse.Namespace) -> int:
         print(f"run {run.run_id}: {run.status}, {len(run.cases)} cases, started {m.get('started')}")
         for problem in run.problems:
             print(f"  note: {problem}")
-        for line in summary.render(run.cases):
+        for line in summary.render(run.cases, (m.get("options") or {}).get("backends")):
             print(line)
     return 0
 

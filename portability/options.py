@@ -8,6 +8,7 @@ ones; the plugin turns that into ``pytest.UsageError``, the CLI into ``portabili
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 from portability.runner import cpus, timing
 from portability.verdicts import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
-from portability.vocabulary import BACKENDS, DEFAULT_SIZE, DTYPES, FRAMEWORKS, SIZES
+from portability.vocabulary import BACKENDS, DEFAULT_SIZE, DEFAULT_TPU_TOPOLOGY, DTYPES, FRAMEWORKS, SIZES
 
 DEFAULT_CASE_TIMEOUT = 120.0
 DEFAULT_RESULTS_DIR = "reports"
@@ -32,7 +33,15 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("--backend", "comma list of backends to run: cpu, gpu, tpu (default: cpu)", "cpu", "LIST"),
+    Option("--backend", "comma list of backends to run: cpu, gpu, tpu, tpu-compile (compile each case for a TPU "
+           "with the TPU compiler, nothing runs: needs the tpu-compile extra); the first is the reference of "
+           "the portability view (default: cpu)", "cpu", "LIST"),
+    Option("--tpu-topology", "the TPU --backend=tpu-compile compiles for, as jax.experimental.topologies names it: "
+           f"v5e:1x1, v6e:1x1, v5p:1x1x1, v4:1x1x1, v5e:2x2... (default: {DEFAULT_TPU_TOPOLOGY}, one TPU v5e "
+           "chip)", DEFAULT_TPU_TOPOLOGY, "NAME"),
+    Option("--jax-x64", "on: JAX computes 64-bit types, so a float64 case asks the hardware for float64; off: "
+           "JAX's default configuration, where a 64-bit case silently computes in 32 bits (fail:downcast) "
+           "(default: on)", "on", "on|off"),
     Option("--framework", "comma list of frameworks: torch, jax, tensorflow (default: every installed one)",
            None, "LIST"),
     Option("--dtype", "run only these dtypes, a comma list (default: every dtype a kernel sweeps)", None, "LIST"),
@@ -76,6 +85,27 @@ def _choices(value: str, valid: Sequence[str], what: str) -> tuple[str, ...]:
 
 def parse_backends(value: str) -> tuple[str, ...]:
     return _choices(value, BACKENDS, "backend")
+
+
+_TOPOLOGY = re.compile(r"^[A-Za-z0-9_ ]+[=_:][0-9]+(x[0-9]+)*(_twisted|_untwisted)?$")
+
+
+def parse_topology(value: str | None) -> str:
+    """A TPU topology name as libtpu reads it (``v5e:1x1``); whether the chip exists is libtpu's to say."""
+    value = DEFAULT_TPU_TOPOLOGY if value is None else value.strip()
+    if not _TOPOLOGY.match(value):
+        raise ValueError(f"--tpu-topology {value!r} is not a topology name; valid: <chip>:<dims>, for example "
+                         "v5e:1x1, v6e:1x1, v5p:1x1x1, v4:1x1x1, v5e:2x2")
+    return value
+
+
+def parse_switch(value: Any, flag: str, default: bool = True) -> bool:
+    if value is None:
+        return default
+    text = str(value).strip().lower()
+    if text not in ("on", "off"):
+        raise ValueError(f"{flag} {value!r}; valid: on, off")
+    return text == "on"
 
 
 def parse_frameworks(value: str | None, installed: Sequence[str]) -> tuple[str, ...]:
@@ -141,6 +171,12 @@ class Settings:
     #: CPUs per framework worker; None: every CPU, the frameworks' own thread counts
     cpu_threads: int | None = 1
     report: bool = True
+    tpu_topology: str = DEFAULT_TPU_TOPOLOGY
+    jax_x64: bool = True
+
+    def worker_options(self) -> dict[str, Any]:
+        """What a framework worker needs to know before it imports its framework."""
+        return {"backends": list(self.backends), "tpu_topology": self.tpu_topology, "jax_x64": self.jax_x64}
 
 
 def _expectations(value: str | None) -> Path | None:
@@ -178,6 +214,8 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
         expectations=_expectations(get("expectations")),
         cpu_threads=cpus.parse(get("cpu_threads"), len(cpus.allowed())),
         report=not get("no_report"),
+        tpu_topology=parse_topology(get("tpu_topology")),
+        jax_x64=parse_switch(get("jax_x64"), "--jax-x64"),
     )
 
 
@@ -205,5 +243,7 @@ def header(s: Settings) -> str:
     threads = "all CPUs (the frameworks' own thread pools)" if s.cpu_threads is None else \
         f"{s.cpu_threads} pinned CPU{'s' if s.cpu_threads != 1 else ''}, {s.cpu_threads} thread" \
         f"{'s' if s.cpu_threads != 1 else ''}"
-    return (f"portability: frameworks {', '.join(s.frameworks)}; backends {', '.join(s.backends)}; "
-            f"size {s.size}; cpu threads per worker: {threads}")
+    target = f" (a TPU {s.tpu_topology}, compiled, nothing run)" if "tpu-compile" in s.backends else ""
+    x64 = "" if s.jax_x64 or "jax" not in s.frameworks else "; jax x64 off (JAX's default configuration)"
+    return (f"portability: frameworks {', '.join(s.frameworks)}; backends {', '.join(s.backends)}{target}; "
+            f"size {s.size}; cpu threads per worker: {threads}{x64}")

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 PASS = "pass"
 SLOWDOWN = "slowdown"
 UNAVAILABLE = "unavailable"
+#: A compile-only backend's success: the case compiled for the target; nothing ran, so there are no
+#: numerics and no timing, and it is never a pass.
+COMPILED = "compiled"
 
 #: Failure categories, in the order the summary lists them when counts tie.
 FAILURE_CATEGORIES = (
@@ -24,18 +27,23 @@ FAILURE_CATEGORIES = (
     "crash",
     "missing",
     "error",
+    # JAX in its default configuration (``--jax-x64 off``) computes a 64-bit case in 32 bits: the
+    # framework's setting, the same on every backend, kept apart from the dtype support of hardware
+    "downcast",
 )
 
-CASE_OUTCOMES = (PASS, SLOWDOWN, *(f"fail:{c}" for c in FAILURE_CATEGORIES), UNAVAILABLE)
+CASE_OUTCOMES = (PASS, SLOWDOWN, COMPILED, *(f"fail:{c}" for c in FAILURE_CATEGORIES), UNAVAILABLE)
 
 # Function verdicts: the paper's definitions, plus "unavailable" for a function none of whose
-# cases could run on the backend (that is not a verdict on the function, and never a pass).
+# cases could run on the backend (that is not a verdict on the function, and never a pass), and
+# "compiles" on a compile-only backend for a function all of whose cases compiled.
 FN_PASS = "pass"
 FN_SLOWDOWN = "slowdown"
+FN_COMPILES = "compiles"
 FN_PARTIAL = "partial_failure"
 FN_COMPLETE = "complete_failure"
 FN_UNAVAILABLE = "unavailable"
-FUNCTION_VERDICTS = (FN_PASS, FN_SLOWDOWN, FN_PARTIAL, FN_COMPLETE, FN_UNAVAILABLE)
+FUNCTION_VERDICTS = (FN_PASS, FN_SLOWDOWN, FN_COMPILES, FN_PARTIAL, FN_COMPLETE, FN_UNAVAILABLE)
 
 #: How our categories map onto the paper's five (Mince et al. 2023, section 3).
 PAPER_CATEGORY = {
@@ -52,6 +60,11 @@ def fail(category: str) -> str:
     if category not in FAILURE_CATEGORIES:
         raise ValueError(f"unknown failure category {category!r}; valid: {', '.join(FAILURE_CATEGORIES)}")
     return f"fail:{category}"
+
+
+def is_success(outcome: str) -> bool:
+    """Pass, slowdown or compiled: the case did what it was asked to on its backend."""
+    return outcome in (PASS, SLOWDOWN, COMPILED)
 
 
 def is_failure(outcome: str) -> bool:
@@ -78,6 +91,8 @@ def function_verdict(outcomes: Iterable[str]) -> str:
         return FN_PARTIAL
     if any(o == SLOWDOWN for o in ran):
         return FN_SLOWDOWN
+    if any(o == COMPILED for o in ran):
+        return FN_COMPILES
     return FN_PASS
 
 

@@ -144,7 +144,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     tr = terminalreporter
     tr.write_sep("=", "portability summary (functions per framework and backend)")
-    for line in summary.render(state.records):
+    for line in summary.render(state.records, state.settings.backends):
         tr.write_line(line)
     if state.settings.expectations is not None:
         for line in summary.expectation_lines(state.records, state.expected):

@@ -8,6 +8,9 @@ Schema history:
   1. Case records keyed by ``id``, the pytest node id ``kernels/<fw>/<file>.py::<api>[<dtype>(-<variant>)-<backend>]``.
   2. Case records keyed by ``key``, ``<api>[(<variant>-)<dtype>-<backend>]``, which holds no file name
      (a kernel can move between catalog files); ``id`` stays the pytest node id, for the repro command.
+  3. Case records gain ``device_only`` (the device kind an API is tied to, "" for none) and ``compile``
+     (what a compile-only backend's compiler did); ``run.json`` gains ``compile_targets`` (per framework:
+     the compiler, its version, the topology and the chip). Older records get "" and None.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 if TYPE_CHECKING:  # only read by type checkers: the class bodies' annotations are never evaluated
     from typing import NotRequired
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KIND = "portability-run"
 #: Status values of run.json. A run whose status is still "running" when read, and whose
 #: process is gone, was killed: readers report it as interrupted.
@@ -69,6 +72,19 @@ class TimingFacts(TypedDict, total=False):
     outliers: str
 
 
+class CompileFacts(TypedDict, total=False):
+    """A compile-only case: the seconds each stage took, where the program was compiled for (checked
+    on the compiled executable, never assumed), and what the compiler says it needs on the chip."""
+
+    target: str  # the device kind: tpu
+    device_kind: str  # the chip as the compiler names it: "TPU v5 lite"
+    topology: str
+    trace_s: float
+    lower_s: float
+    compile_s: float
+    memory: dict[str, int]  # bytes: arguments, outputs, temporaries, generated code
+
+
 class Terminated(TypedDict):
     """A case whose worker died (``crash``) or outlived the case time limit (``timeout``)."""
 
@@ -95,6 +111,10 @@ class Facts(TypedDict, total=False):
     timing: TimingFacts
     worker_s: float
     terminated: Terminated
+    compile: CompileFacts
+    #: why the case cannot be expressed on the backend although nothing failed (a host callback in a
+    #: program compiled for a device): the case is ``unavailable`` with this reason
+    unavailable: str
 
 
 class WorkerInfo(TypedDict):
@@ -110,6 +130,8 @@ class WorkerInfo(TypedDict):
     numerics: dict[str, Any]
     cpus: list[int]
     threads: int | None
+    #: compile-only backends this framework reaches: the compiler, its version, topology and chip
+    compile_targets: NotRequired[dict[str, dict[str, str]]]
 
 
 # -- the stored case record ------------------------------------------------------------------------
@@ -152,6 +174,8 @@ class CaseRecord(TypedDict):
     reference_timing: TimingFacts | None
     ratio: RatioRecord | None
     tags: list[str]
+    device_only: str
+    compile: CompileFacts | None
     paper: bool
     paper_name: str
     decile: int | None
@@ -183,6 +207,7 @@ class RunMeta(TypedDict, total=False):
     parallel: dict[str, Any] | None
     frameworks: dict[str, dict[str, Any]]
     numerics: dict[str, Any]
+    compile_targets: dict[str, dict[str, dict[str, str]]]
     collected: int | None
     cases: int
     wall_s: float
@@ -239,8 +264,9 @@ def migrate_meta(meta: dict[str, Any]) -> RunMeta:
         raise SchemaError(f"schema version {schema} is newer than this version reads ({SCHEMA_VERSION}): upgrade")
     if schema == SCHEMA_VERSION:
         return meta  # type: ignore[return-value]
-    # 1 -> 2: run.json itself is unchanged; its cases gain a key
-    return {**meta, "schema": SCHEMA_VERSION, "migrated_from": schema}  # type: ignore[typeddict-item]
+    # 1 -> 2: run.json itself is unchanged; its cases gain a key. 2 -> 3: no compile-only backend existed
+    return {**meta, "schema": SCHEMA_VERSION, "migrated_from": schema,  # type: ignore[typeddict-item]
+            "compile_targets": {}}
 
 
 def migrate_case(record: dict[str, Any], schema: int) -> CaseRecord:
@@ -248,6 +274,9 @@ def migrate_case(record: dict[str, Any], schema: int) -> CaseRecord:
     if schema < 2 and "key" not in record:
         record = {**record, "key": case_key(record["api"], record.get("variant") or DEFAULT_VARIANT,
                                             record["dtype"], record["backend"])}
+    if schema < 3:
+        # the catalog said which APIs are tied to a device, but records did not keep it
+        record = {**record, "device_only": record.get("device_only", ""), "compile": record.get("compile")}
     return record  # type: ignore[return-value]
 
 

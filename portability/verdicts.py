@@ -58,7 +58,11 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"|is only supported for (half|float|double|floating)"
                   # a Python wrapper with no branch for the input's dtype dies before the op can refuse it
                   # (tf.linalg.eig in float16: its result dtype is never set): the dtype is not supported
-                  r"|^UnboundLocalError: .{0,60}'\w*dtype\w*'"),
+                  r"|^UnboundLocalError: .{0,60}'\w*dtype\w*'"
+                  # XLA's TPU compiler: no FFT of complex128 ("Unexpected operand type for FFT:
+                  # c128[1024]{0}"), and 64-bit ops its rewrite to 32-bit pairs cannot express
+                  r"|unexpected operand type for \w+: [a-z]+\d+\[|to not contain X\W{0,2}64"
+                  r"|only [\w ,]{1,40} types are implemented in"),
         ("not_implemented", r"^(NotImplementedError|UnimplementedError|NotFoundError: Could not find device)\b"),
         ("not_implemented", r"not implemented for|could not find device for node|no registered .{0,80}opkernel"
                             r"|could not run '[^']+' with arguments from the|mlir translation rule .{0,80}not found"
@@ -71,6 +75,22 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                             r"|has no attribute '_cuda_\w+'"),
     )
 )
+
+#: Errors JAX raises while tracing a function for ``jit`` because the function is not one pure
+#: function of arrays (a Python value depends on an array's contents, an array is turned into NumPy
+#: or a Python scalar, an output is no array): the case cannot be compiled as one program on any
+#: backend, which is not a verdict on the hardware.
+TRACE_ERRORS = ("ConcretizationTypeError", "TracerArrayConversionError", "TracerBoolConversionError",
+                "TracerIntegerConversionError", "UnexpectedTracerError", "NonConcreteBooleanIndexError")
+_NOT_A_PROGRAM = re.compile(r"is not a valid JAX type|(abstract|traced) (array|value)|tracer", re.IGNORECASE)
+
+
+def untraceable(error: Mapping[str, Any]) -> bool:
+    """Whether an error raised while tracing a case for a compile-only backend means the case is
+    no single compiled function (``unavailable``), rather than a refusal by the framework."""
+    if error.get("stage") != "trace":
+        return False
+    return error.get("type") in TRACE_ERRORS or bool(_NOT_A_PROGRAM.search(first_line(error.get("message", ""))))
 
 
 def classify_exception(exc_type: str, message: str) -> str:
@@ -111,6 +131,9 @@ def case_outcome(facts: Facts | Mapping[str, Any]) -> Verdict:
         return Verdict(outcomes.fail(terminated["reason"]), terminated["message"])
 
     error = facts.get("error")
+    if error and untraceable(error):
+        return Verdict(outcomes.UNAVAILABLE, "cannot be compiled as one function of its arrays: "
+                       f"{error['type']}: {first_line(error['message'])}")
     if error:
         stage = error.get("stage", "call")
         text = f"{error['type']}: {first_line(error['message'])}"
@@ -119,6 +142,9 @@ def case_outcome(facts: Facts | Mapping[str, Any]) -> Verdict:
         if stage == "harness":  # our bug, not the framework's behaviour: never classified further
             return Verdict(outcomes.fail("error"), f"harness error: {text}")
         return Verdict(outcomes.fail(classify_exception(error["type"], error["message"])), text)
+
+    if facts.get("unavailable"):
+        return Verdict(outcomes.UNAVAILABLE, str(facts["unavailable"]))
 
     requested = facts["backend"]
     used = facts.get("devices_used") or []
@@ -130,6 +156,12 @@ def case_outcome(facts: Facts | Mapping[str, Any]) -> Verdict:
         )
 
     dtype = facts.get("dtype_check")
+    if dtype and not dtype["ok"] and dtype.get("downcast"):
+        return Verdict(
+            outcomes.fail("downcast"),
+            f"expected output dtype {dtype['expected']}, got {dtype['got']}: JAX computes 64-bit types "
+            "in 32 bits unless jax_enable_x64 is set (--jax-x64 off)",
+        )
     if dtype and not dtype["ok"]:
         return Verdict(
             outcomes.fail("dtype"),
@@ -140,6 +172,10 @@ def case_outcome(facts: Facts | Mapping[str, Any]) -> Verdict:
     if numerics and not numerics["ok"]:
         return Verdict(outcomes.fail("numerical"), numerics["message"])
 
+    compiled = facts.get("compile")
+    if compiled is not None:
+        return Verdict(outcomes.COMPILED, f"compiled for {compiled.get('device_kind', '?')} "
+                       f"({compiled.get('topology', '?')}) in {compiled.get('compile_s', 0.0):.2f} s; nothing ran")
     return Verdict(outcomes.PASS, "")
 
 
@@ -234,6 +270,8 @@ def change(base: CaseRecord | None, new: CaseRecord | None, threshold: float = D
         return FIXED, f"was {b}: {base.get('message') or ''}".rstrip(": "), None
     if b_fail and n_fail:
         return (CHANGED, f"{b} -> {n}: {new.get('message') or ''}", None) if b != n else (UNCHANGED, "", None)
+    if outcomes.COMPILED in (b, n):  # compile-only: nothing was timed
+        return (UNCHANGED, "", None) if b == n else (NOT_COMPARABLE, f"{b} -> {n}", None)
     # passes (or slowdowns) on both sides: compare times
     if mismatch:
         return NOT_COMPARABLE, mismatch, None

@@ -28,7 +28,14 @@ FRAMEWORKS: dict[str, Framework] = {
         Framework("tensorflow", "tf", "tensorflow", "portability.runner.backends.tensorflow"),
     )
 }
-BACKENDS = ("cpu", "gpu", "tpu")
+BACKENDS = ("cpu", "gpu", "tpu", "tpu-compile")
+#: Backends that compile each case for a device without running it, and the device kind they target.
+#: Their cases are never shown as runs on that device: nothing ran.
+COMPILE_ONLY: dict[str, str] = {"tpu-compile": "tpu"}
+#: The TPU ``--backend=tpu-compile`` compiles for by default: one v5e chip ("TPU v5 lite"), the TPU a
+#: user can rent today one chip at a time (Cloud TPU v5litepod-1, Colab), and one chip because a case
+#: runs on one device. Any name ``jax.experimental.topologies`` accepts can be given (``v4:2x2x1``...).
+DEFAULT_TPU_TOPOLOGY = "v5e:1x1"
 #: Device kinds an API can be tied to (``Kernel.device_only``).
 DEVICE_KINDS = ("cuda", "rocm", "xpu", "mps", "tpu")
 #: Input sizes: ``small`` is quick (CI, smoke tests); ``medium`` (the default) is large enough that

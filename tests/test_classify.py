@@ -62,6 +62,16 @@ REAL = [
     ("UnboundLocalError", "cannot access local variable 'out_dtype' where it is not associated with a value",
      "dtype"),
     ("UnboundLocalError", "cannot access local variable 'result' where it is not associated with a value", "error"),
+    # jax 0.10.2 compiling for a TPU with libtpu 0.0.42.1 (--backend=tpu-compile, x64 on)
+    ("NotImplementedError", "MLIR translation rule for primitive 'eig' not found for platform tpu",
+     "not_implemented"),
+    ("JaxRuntimeError", "INVALID_ARGUMENT: during context [pre-optimization]: Unexpected operand type for FFT: "
+                        "c128[16,4096]{1,0}", "dtype"),
+    ("JaxRuntimeError", "UNIMPLEMENTED: While rewriting computation to not contain X{64|128} element types, XLA "
+                        "encountered an HLO for which this rewriting is not implemented: %dot_general.1 = "
+                        "s64[128,128]{1,0} dot(%a.1, %b.1)", "dtype"),
+    ("JaxRuntimeError", "UNIMPLEMENTED: Only F32 and C64 types are implemented in LuDecomposition; got shape "
+                        "f64[64,64]:     @     0x7ff717af2ea2  xla::XlaBuilder::ReportError()", "dtype"),
     # plain Python
     ("MemoryError", "", "oom"),
     ("ValueError", "operands could not be broadcast together", "error"),
@@ -111,12 +121,55 @@ def test_case_outcome_order_and_messages():
     assert fallback.outcome == "fail:host_fallback" and "cpu" in fallback.message
     downcast = case_outcome(facts(dtype_check={"ok": False, "expected": "float64", "got": "float32"}))
     assert downcast.outcome == "fail:dtype" and "float32" in downcast.message
+    # the same narrowing by JAX's default configuration (--jax-x64 off) is its own category
+    config = case_outcome(facts(dtype_check={"ok": False, "expected": "float64", "got": "float32", "downcast": True}))
+    assert config.outcome == "fail:downcast" and "jax_enable_x64" in config.message
     wrong = case_outcome(facts(numerics={"ok": False, "message": "NaN at 3 of 9 elements"}))
     assert wrong.outcome == "fail:numerical" and "NaN" in wrong.message
     # an exception decides before any check
     err = case_outcome(facts(devices_used=["cpu"], error={"stage": "call", "type": "RuntimeError",
                                                            "message": "Unsupported dtype Half\ntrace"}))
     assert err.outcome == "fail:dtype" and err.message == "RuntimeError: Unsupported dtype Half"
+
+
+def compile_facts(**kw):
+    base = {"backend": "tpu-compile", "dtype_check": {"ok": True}, "check": "compile only: no numerics",
+            "compile": {"target": "tpu", "device_kind": "TPU v5 lite", "topology": "v5e:1x1", "compile_s": 0.3}}
+    base.update(kw)
+    return base
+
+
+# A compile-only case: (facts, outcome). Tracing errors that mean "no single compiled function" are
+# unavailable; lowering and compiling errors are classified like any other.
+COMPILE_TABLE = [
+    (compile_facts(), "compiled"),
+    (compile_facts(dtype_check={"ok": False, "expected": "float64", "got": "float32"}), "fail:dtype"),
+    (compile_facts(unavailable="calls back into Python on the host (pure_callback)"), "unavailable"),
+    (compile_facts(error={"stage": "trace", "type": "TracerArrayConversionError",
+                          "message": "The numpy.ndarray conversion method __array__() was called on traced array"}),
+     "unavailable"),
+    (compile_facts(error={"stage": "trace", "type": "TypeError", "message": "function <lambda> at x.py:3 traced "
+                          "for jit returned a value of type <class 'str'>, which is not a valid JAX type"}),
+     "unavailable"),
+    (compile_facts(error={"stage": "trace", "type": "TypeError", "message": "x.dtype=float16 is not supported, see "
+                          "docstring for supported types."}), "fail:dtype"),
+    (compile_facts(error={"stage": "lower", "type": "NotImplementedError",
+                          "message": "MLIR translation rule for primitive 'eig' not found for platform tpu"}),
+     "fail:not_implemented"),
+    (compile_facts(error={"stage": "compile", "type": "JaxRuntimeError", "message": "INVALID_ARGUMENT: during "
+                          "context [pre-optimization]: Unexpected operand type for FFT: c128[1024]{0}"}), "fail:dtype"),
+    # a tracer error in an eager case is a framework's error like any other
+    (facts(error={"stage": "call", "type": "ConcretizationTypeError", "message": "Abstract tracer value"}),
+     "fail:error"),
+]
+
+
+@pytest.mark.parametrize(("facts_", "expected"), COMPILE_TABLE, ids=[str(i) for i in range(len(COMPILE_TABLE))])
+def test_compile_only_outcomes(facts_, expected):
+    verdict = case_outcome(facts_)
+    assert verdict.outcome == expected, verdict.message
+    if expected == "compiled":
+        assert "TPU v5 lite" in verdict.message and "nothing ran" in verdict.message
 
 
 def _raise(fn):
@@ -136,3 +189,16 @@ def test_live_framework_errors():
     assert classify_exception(*_raise(lambda: torch.linalg.inv(half))) == "dtype"
     assert classify_exception(*_raise(lambda: jnp.linalg.inv(jnp.eye(3, dtype=jnp.float16)))) == "dtype"
     assert classify_exception(*_raise(lambda: torch.ones(2, 3) @ torch.ones(2, 3))) == "error"
+
+
+def test_crash_message_names_the_failed_check():
+    """What libtpu 0.0.42.1 printed when it aborted compiling jnp.linalg.svd (float32, x64 on) for a TPU."""
+    from portability.runner.pool import crash_message
+
+    tail = ["--- case jax.numpy.linalg.svd float32 tpu-compile",
+            "F1206 22:17:48.719258    1781 shape.h:843] Check failed: buffer != nullptr ((null) vs. (null)) ",
+            "*** Check failure stack trace: ***", "Fatal Python error: Aborted", "Extension modules: numpy"]
+    assert crash_message(-6, tail) == ("worker killed by SIGABRT: shape.h:843] Check failed: buffer != nullptr "
+                                       "((null) vs. (null))")
+    assert crash_message(-11, ["Fatal Python error: Segmentation fault", "x"]) == (
+        "worker killed by SIGSEGV: Fatal Python error: Segmentation fault")

@@ -58,7 +58,7 @@ def test_run_json_describes_machine_and_frameworks(cpu_run):
     assert set(m["frameworks"]) == set(FRAMEWORKS)
     assert m["frameworks"]["torch"]["versions"]["torch"].startswith("2.")
     assert m["frameworks"]["jax"]["visible"] == {"cpu": m["frameworks"]["jax"]["visible"]["cpu"]}
-    assert m["numerics"]["jax_enable_x64"] is False
+    assert m["numerics"]["jax_enable_x64"] is True and m["options"]["jax_x64"] is True  # the suite's default
     assert m["cases"] == m["collected"] == len(run.cases)
     assert m["options"]["size"] == "small"
 
@@ -97,10 +97,10 @@ def test_real_dtype_and_not_implemented_failures_and_no_harness_errors(cpu_run):
         assert by_fw[fw]["fail:dtype"] > 0, (fw, by_fw[fw])
     assert sum(by_fw[fw]["fail:not_implemented"] for fw in FRAMEWORKS) > 0
     cases = {c["key"]: c for c in run.cases}
-    # JAX without x64 returns float32 for float64 inputs: a silent downcast, judged by the dtype check
-    jax64 = [c for c in cases.values() if c["framework"] == "jax" and c["dtype"] == "float64"
-             and c["outcome"] == "fail:dtype"]
-    assert any("silently changed" in c["message"] for c in jax64)
+    # JAX runs with 64-bit types (the suite's default): its float64 cases compute in float64 on the CPU
+    jax64 = [c for c in cases.values() if c["framework"] == "jax" and c["dtype"] == "float64"]
+    assert jax64 and not any(c["outcome"] == "fail:downcast" for c in jax64)
+    assert cases["jax.numpy.matmul[float64-cpu]"]["output_dtypes"] == ["float64"]
     # torch has no CPU Cholesky in half precision
     chol = cases.get("torch.linalg.cholesky[float16-cpu]")
     assert chol and chol["outcome"] == "fail:not_implemented" and "not implemented for 'Half'" in chol["message"]

@@ -1,7 +1,7 @@
 import pytest
 
 from portability import outcomes
-from portability.results.summary import function_verdicts, render
+from portability.results.summary import function_verdicts, portability_view, render
 
 
 @pytest.mark.parametrize(("cases", "verdict"), [
@@ -14,6 +14,10 @@ from portability.results.summary import function_verdicts, render
     (["unavailable", "pass"], "pass"),
     (["unavailable", "unavailable"], "unavailable"),
     ([], "unavailable"),
+    (["compiled", "compiled"], "compiles"),
+    (["compiled", "unavailable"], "compiles"),
+    (["compiled", "fail:dtype"], "partial_failure"),
+    (["fail:not_implemented", "fail:dtype"], "complete_failure"),
 ])
 def test_function_verdict(cases, verdict):
     assert outcomes.function_verdict(cases) == verdict
@@ -83,3 +87,59 @@ def test_a_backend_one_framework_cannot_see_is_unavailable_not_a_failure(tmp_pat
     assert record["outcome"] == "unavailable"
     assert record["message"] == "cannot see gpu: a CPU-only build"
     assert record["key"] == "tf.abs[float32-gpu]"
+
+
+def case(api, outcome, backend, dtype="float32", fw="jax", device_only="", frequency=0):
+    return {"framework": fw, "backend": backend, "api": api, "dtype": dtype, "variant": "default",
+            "outcome": outcome, "key": f"{api}[{dtype}-{backend}]", "device_only": device_only,
+            "frequency": frequency}
+
+
+# (reference outcomes, target outcomes) per dtype -> the function's place in the portability view
+PORTABILITY_TABLE = [
+    ({"float32": "pass"}, {"float32": "compiled"}, None),
+    ({"float32": "pass"}, {"float32": "fail:not_implemented"}, "portability"),
+    ({"float32": "fail:dtype"}, {"float32": "fail:dtype"}, "both"),
+    # fails on both in float16, and only on the target in float64: a portability failure
+    ({"float16": "fail:dtype", "float64": "pass"}, {"float16": "fail:dtype", "float64": "fail:dtype"}, "portability"),
+    ({"float16": "fail:dtype", "float64": "pass"}, {"float16": "fail:dtype", "float64": "compiled"}, "both"),
+    # a target failure where the reference did not run is neither
+    ({"float32": "unavailable"}, {"float32": "fail:dtype"}, None),
+    ({}, {"float32": "fail:dtype"}, None),
+    # fixed on the target: not a failure there
+    ({"float32": "fail:numerical"}, {"float32": "compiled"}, None),
+    ({"float32": "slowdown"}, {"float32": "fail:timeout"}, "portability"),
+]
+
+
+@pytest.mark.parametrize(("ref", "target", "expected"), PORTABILITY_TABLE)
+def test_portability_view(ref, target, expected):
+    records = [case("f", o, "cpu", d) for d, o in ref.items()] + [case("f", o, "tpu-compile", d)
+                                                                   for d, o in target.items()]
+    (row,) = portability_view(records, "cpu")
+    assert ("f" in row.portability, "f" in row.both) == (expected == "portability", expected == "both")
+
+
+def test_portability_view_leaves_device_specific_apis_apart_and_names_examples():
+    records = [case(a, "pass", "cpu", frequency=n) for a, n in (("a", 5), ("b", 50), ("c", 9), ("d", 1))]
+    records += [case("a", "fail:dtype", "gpu"), case("b", "fail:not_implemented", "gpu"),
+                case("c", "fail:not_implemented", "gpu"), case("d", "pass", "gpu")]
+    records += [case("torch.cuda.x", "fail:not_implemented", b, fw="jax", device_only="cuda") for b in ("cpu", "gpu")]
+    (row,) = portability_view(records, "cpu")
+    assert sorted(row.portability) == ["a", "b", "c"] and not row.both and len(row.compared) == 4
+    assert row.categories() == [("not_implemented", 2), ("dtype", 1)]
+    assert row.examples(row.portability) == ["b", "c", "a"]  # most used first
+    text = "\n".join(render(records, ["cpu", "gpu"]))
+    assert "portability against cpu" in text and "3 (75%)" in text
+    table = text.split("portability against")[0]
+    assert "device-specific" in table and "torch.cuda.x" not in table
+
+
+def test_summary_of_a_compile_only_backend():
+    records = [case("a", "pass", "cpu"), case("a", "compiled", "tpu-compile"), case("b", "pass", "cpu"),
+               case("b", "fail:dtype", "tpu-compile"), case("c", "pass", "cpu"),
+               case("c", "unavailable", "tpu-compile")]
+    rows = {r.backend: r for r in function_verdicts(records)}
+    assert rows["tpu-compile"].count("compiles") == 1 and rows["tpu-compile"].assessed == 2
+    line = next(ln for ln in render(records, ["cpu", "tpu-compile"]) if ln.startswith("jax        tpu-compile"))
+    assert "1 (50%) compile" in line and "n/a" in line

@@ -65,7 +65,8 @@ def test_options_are_validated_with_one_line_errors(pytester: pytest.Pytester, a
     assert len(errors) == 1 and errors[0].startswith(message), result.stderr.str()
 
 
-HELP_GROUP = ["--backend=LIST", "--framework=LIST", "--dtype=LIST", "--size=SIZE", "--baseline=RUN_DIR",
+HELP_GROUP = ["--backend=LIST", "--tpu-topology=NAME", "--jax-x64=on|off",
+              "--framework=LIST", "--dtype=LIST", "--size=SIZE", "--baseline=RUN_DIR",
               "--slowdown-threshold=RATIO", "--baseline-noise=FACTOR", "--case-timeout=SECONDS",
               "--timing-budget=SECONDS", "--cpu-threads=N", "--expectations=DIR", "--no-report", "--results-dir=DIR"]
 

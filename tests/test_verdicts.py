@@ -42,6 +42,10 @@ CHANGE_TABLE = [
     (rec("pass"), rec("pass", SLOW4), "timed under different conditions: size small vs medium", v.NOT_COMPARABLE),
     (rec("pass"), rec("fail:dtype", None), "timed under different conditions: size small vs medium", v.INTRODUCED),
     (rec("pass", None), rec("pass"), None, v.NOT_COMPARABLE),
+    # compile-only (tpu-compile): outcomes compare, there are no times
+    (rec("compiled", None), rec("compiled", None), None, v.UNCHANGED),
+    (rec("compiled", None), rec("fail:not_implemented", None), None, v.INTRODUCED),
+    (rec("fail:dtype", None), rec("compiled", None), None, v.FIXED),
 ]
 
 

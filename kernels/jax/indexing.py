@@ -139,8 +139,9 @@ KERNELS = [
     Kernel("jax.numpy.take_along_axis", "indexing", _gather_inputs, dtypes=SHAPE_DTYPES,
            call=lambda c, x, idx: c.fn(x, idx, axis=-1),
            reference=lambda x, idx: np.take_along_axis(x, idx, axis=-1), out_dtype=same(*SHAPE_DTYPES)),
+    # indices in JAX's default integer type: int64 with 64-bit types on (int32 without: fail:downcast)
     Kernel("jax.numpy.nonzero", "indexing", _sparse, dtypes=(*SHAPE_DTYPES, "bool"), reference=np.nonzero,
-           out_dtype="int32"),
+           out_dtype="int64"),
     Kernel("jax.Array.take", "indexing", _take_inputs, dtypes=SHAPE_DTYPES, call=lambda c, x, idx: x.take(idx, axis=0),
            reference=lambda x, idx: np.take(x, idx, axis=0), out_dtype=same(*SHAPE_DTYPES)),
 ]

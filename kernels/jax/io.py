@@ -34,6 +34,7 @@ def _save_load(c, x):
 KERNELS = [
     # A transfer: every dtype, at full size.
     Kernel("jax.device_get", "io", _state, dtypes=FLOATS, call=_device_get,
+           host_only="a copy to host memory: inside a compiled program it returns its traced input",
            reference=lambda x, step: (True, {"w": x, "step": step, "lr": 0.5})),
     Kernel("jax.lax.infeed", "io", nothing(), dtypes=("float32",), call=_infeed, **paper(50, 5),
            removed="removed in jax 0.7 (deprecated in 0.6) with lax.outfeed and Device.transfer_to_infeed;"

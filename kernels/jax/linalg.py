@@ -48,6 +48,13 @@ def _eigenvalues(out):
     return np.sort_complex(np.asarray(out[0]))
 
 
+def _reconstructed(out):
+    """A decomposition (T, Z) as Z T Z^H: Schur and Hessenberg factors are unique only up to signs
+    and, for complex eigenvalue pairs, 2x2 blocks; their product is the input."""
+    t, z = (np.asarray(p, dtype=np.complex128) for p in out)
+    return z @ t @ z.conj().T
+
+
 def _svd_canonical(out):
     """Singular values and the reconstruction U diag(S) Vh (U, Vh are unique only up to signs)."""
     u, s, vh = (np.asarray(p, dtype=np.float64) for p in out)
@@ -164,6 +171,15 @@ KERNELS = [
     Kernel("jax.lax.linalg.eig", "linalg", _distinct_eigs((64, 256)), dtypes=FLOATS,
            reference=lambda a: scipy.linalg.eig(a, left=True, right=True), canonical=_eigenvalues,
            out_dtype=COMPLEX_OF, **paper(30, 3)),
+    # eig, Schur and Hessenberg have no TPU lowering in jax 0.10.2 (jax/_src/lax/linalg.py registers
+    # eig_p, schur_p and hessenberg_p for the CPU, eig_p also for CUDA/ROCm): tests/tpu_facts.py
+    Kernel("jax.numpy.linalg.eig", "linalg", _distinct_eigs((64, 256)), dtypes=FLOATS, reference=np.linalg.eig,
+           canonical=_eigenvalues, out_dtype=COMPLEX_OF),
+    Kernel("jax.scipy.linalg.schur", "linalg", normal((64, 256), (64, 256), name="a"), dtypes=FLOATS,
+           reference=scipy.linalg.schur, canonical=_reconstructed),
+    Kernel("jax.scipy.linalg.hessenberg", "linalg", normal((64, 256), (64, 256), name="a"), dtypes=FLOATS,
+           call=lambda c, a: c.fn(a, calc_q=True), reference=lambda a: scipy.linalg.hessenberg(a, calc_q=True),
+           canonical=_reconstructed),
     Kernel("jax.scipy.linalg.lu", "linalg", normal((128, 512), (128, 512), name="a"), dtypes=FLOATS,
            reference=scipy.linalg.lu, tol={"float32": (1e-4, 1e-4)}, **paper(10, 1)),
     Kernel("jax.numpy.linalg.cholesky", "linalg", spd((128, 512)), dtypes=FLOATS, reference=np.linalg.cholesky),
@@ -203,7 +219,8 @@ KERNELS = [
     Kernel("jax.numpy.vdot", "linalg", pair(VEC, names=("a", "b")), dtypes=(*FLOATS, "complex64"),
            reference=np.vdot),
     Kernel("jax.numpy.trace", "linalg", normal(BIG_SIDE, BIG_SIDE), dtypes=(*FLOATS, "complex64", "int32"),
-           reference=np.trace, out_dtype={**same(*FLOATS, "int32"), "complex64": "complex64"}),
+           # an int32 trace sums in the default integer type, as NumPy's does: int64 with 64-bit types on
+           reference=np.trace, out_dtype={**same(*FLOATS), "int32": "int64", "complex64": "complex64"}),
     Kernel("jax.numpy.linalg.slogdet", "linalg", _signed_dets, dtypes=(*FLOATS, "complex64"),
            # (sign, log|det|): the sign of complex input is complex, its log|det| real
            reference=np.linalg.slogdet, out_dtype=same(*FLOATS)),

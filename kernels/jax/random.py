@@ -217,7 +217,7 @@ def _prng_impl_setup(c):
         with c.fn("rbg"):  # as in haiku's tests: keys made inside use the RBG generator
             legacy = c.fw.random.PRNGKey(c.seed % 2**31)
             typed = c.fw.random.key(c.seed % 2**31)
-            samples = c.fw.random.normal(typed, SHAPE)
+            samples = c.fw.random.normal(typed, SHAPE, dtype=c.dtype)
         outside = c.fw.random.key(0)
         return (legacy, str(c.fw.random.key_impl(typed)), str(c.fw.random.key_impl(outside)), samples)
 
@@ -254,7 +254,8 @@ KERNELS = [
            random=True, check=_check_randint, out_dtype={"int32": "int32", "int64": "int64", "int8": "int8"}),
     Kernel("jax.random.permutation", "random", _count(10000, 1 << 20), dtypes=("int32",),
            setup=lambda c, n: (lambda key: lambda: c.fn(key, n))(c.fw.random.key(c.seed)),
-           random=True, check=_check_permutation, out_dtype="int32"),
+           # a permutation of range(n) for a Python int n: JAX's default integer type (int64 with x64 on)
+           random=True, check=_check_permutation, out_dtype="int64"),
     Kernel("jax.random.bernoulli", "random", _shape, dtypes=("float32",),
            setup=lambda c, shape: (lambda key: lambda: c.fn(key, 0.3, shape))(c.fw.random.key(c.seed)),
            random=True, check=_check_bernoulli, out_dtype="bool"),

@@ -31,6 +31,9 @@ NUMERIC = (*FLOATS, "int32")
 #: Rows of 1024 at every size (only their number grows): row-wise work keeps its length.
 LONG_ROWS = ((4, 1024), 1024)
 SHAPE_DTYPES = (*FLOATS, "int32")
+#: A sum of integers is taken in JAX's default integer type, as NumPy's is: int64 with 64-bit types on
+#: (int32 without: fail:downcast)
+INT_SUM = {"int32": "int64", "int64": "int64"}
 
 
 def _average_inputs(rng):
@@ -115,7 +118,7 @@ KERNELS = [
     Kernel("jax.numpy.sum", "reduction", integers(ROWS, 1024, low=-8, high=8),
            dtypes=(*FLOATS, "complex64", "int32", "int64"),
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.sum(x, axis=-1),
-           out_dtype={**same(*FLOATS, "int32", "int64"), "complex64": "complex64"}, **paper(100, 1110)),
+           out_dtype={**same(*FLOATS), **INT_SUM, "complex64": "complex64"}, **paper(100, 1110)),
     Kernel("jax.numpy.mean", "reduction", normal(256, (1024, 4096)), dtypes=(*FLOATS, "complex64"),
            call=lambda c, x: c.fn(x, axis=0), reference=lambda x: np.mean(x, axis=0), **paper(100, 529)),
     Kernel("jax.numpy.max", "reduction", normal(ROWS, 1024), dtypes=(*FLOATS, "int32", "uint8"),
@@ -143,7 +146,7 @@ KERNELS = [
            call=lambda c, x: c.fn(x, axis=-1), reference=lambda x: np.cumsum(x, axis=-1),
            out_dtype=same(*FLOATS, "int32")),
     Kernel("jax.experimental.sparse.bcoo_reduce_sum", "reduction", _SPARSE, dtypes=DTYPES, setup=_reduce_sum_setup,
-           reference=lambda x: x.sum(axis=1), out_dtype=same(*DTYPES)),
+           reference=lambda x: x.sum(axis=1), out_dtype={**same(*FLOATS), **INT_SUM}),
     Kernel("jax.lax.top_k", "reduction", _distinct_rows, dtypes=SORT_DTYPES, call=lambda c, x: c.fn(x, 8),
            reference=_top_k_ref, **paper(70, 23)),
     Kernel("jax.lax.sort", "reduction", normal((16, 1024), 1024), dtypes=(*FLOATS, "int32"), reference=np.sort,
@@ -180,5 +183,6 @@ KERNELS = [
     Kernel("jax.numpy.apply_along_axis", "reduction", normal(*LONG_ROWS), dtypes=FLOATS, setup=_apply_setup,
            reference=lambda x: np.apply_along_axis(lambda v: np.sum(v * v), 1, x)),
     Kernel("jax.Array.argsort", "reduction", _argsort_rows, dtypes=(*SHAPE_DTYPES, "int8"),
-           call=lambda c, x: x.argsort(axis=-1), reference=lambda x: np.argsort(x, axis=-1), out_dtype="int32"),
+           # indices in JAX's default integer type: int64 with 64-bit types on
+           call=lambda c, x: x.argsort(axis=-1), reference=lambda x: np.argsort(x, axis=-1), out_dtype="int64"),
 ]

@@ -126,6 +126,10 @@ def _small(rng):
     return {"x": rng.standard_normal((64, 64))}
 
 
+#: Why a question to the runtime about its devices is not a compile-only case.
+_RUNTIME = "a question to the runtime about its devices, which a compile-only backend does not have"
+
+
 def _local_device_count(c, x):
     # The corpus's use: split a batch over the local devices and pmap over them.
     count = c.fn(c.backend)
@@ -269,7 +273,7 @@ def _default_device_setup(c):
         with c.fn(cpu):  # the corpus's use: initialise on the host first
             host = jnp.arange(8.0)
         with c.fn(target):
-            placed = jnp.arange(4096.0) * 0.5
+            placed = jnp.arange(4096.0, dtype=c.dtype) * 0.5
         return _platform(host), _platform(placed), c.backend, placed
 
     return run
@@ -401,16 +405,16 @@ KERNELS = [
     Kernel("jax.numpy.finfo", "utility", normal(64, 64), dtypes=FLOATS, call=_finfo, check=_check_finfo),
     # Truncates toward zero, as NumPy's cast does. Without jax_enable_x64 (JAX's default) the
     # result is int32, with a warning: the dtype check reports it, as for every float64 case.
+    # without x64 (--jax-x64 off, JAX's default) jnp.int64 casts to int32 with only a warning: fail:downcast
     Kernel("jax.numpy.int64", "utility", uniform(BIG_SIDE, BIG_SIDE, low=-100.0, high=100.0),
-           dtypes=(*FLOATS, "int32", "int8"), reference=lambda x: x.astype(np.int64), out_dtype="int64",
-           cpu_failure="without x64 (JAX's default) jnp.int64 casts to int32 with only a warning"),
+           dtypes=(*FLOATS, "int32", "int8"), reference=lambda x: x.astype(np.int64), out_dtype="int64"),
     Kernel("jax.numpy.iscomplexobj", "utility", normal(16, 16), dtypes=QUERY,
            call=lambda c, x: (c.fn(x), c.fn(x[0])), reference=lambda x: (np.iscomplexobj(x), np.iscomplexobj(x[0]))),
     Kernel("jax.numpy.isrealobj", "utility", normal(16, 16), dtypes=QUERY,
            call=lambda c, x: (c.fn(x), c.fn(x[0])), reference=lambda x: (np.isrealobj(x), np.isrealobj(x[0]))),
     # A device query: one small size; the count is checked against jax.local_devices.
     Kernel("jax.local_device_count", "utility", _small, dtypes=("float32",), call=_local_device_count,
-           check=_check_local_device_count),
+           check=_check_local_device_count, host_only=_RUNTIME),
     Kernel("jax.profiler.StepTraceAnnotation", "utility", _small, dtypes=("float32",), setup=_step_annotation_setup,
            reference=lambda x: ([("train_step", "7")], np.tanh(x @ x) * 0.5)),
     Kernel("jax.tree.map", "utility", _params_and_grads, dtypes=FLOATS, call=_sgd, reference=_sgd_ref),
@@ -421,10 +425,10 @@ KERNELS = [
            setup=_pytree_class_setup, reference=lambda w, b, dw, db: (True, w - 0.1 * dw, b - 0.1 * db)),
     Kernel("jax.tree.transpose", "utility", _four, dtypes=("float32",), call=_transpose,
            reference=lambda x, y, z, t: ({"w": x, "b": z}, {"w": y, "b": t})),
-    Kernel("jax.default_backend", "utility", nothing(), dtypes=("float32",), call=_default_backend,
+    Kernel("jax.default_backend", "utility", nothing(), dtypes=("float32",), call=_default_backend, host_only=_RUNTIME,
            check=_check_default_backend),
     Kernel("jax.default_device", "utility", nothing(), dtypes=("float32",), setup=_default_device_setup,
-           check=_check_default_device),
+           check=_check_default_device, host_only="placement of eager calls: a compiled program's is its shardings'"),
     Kernel("jax.core.get_aval", "utility", normal(64, 64), dtypes=("float32",), call=_typeof,
            reference=np.zeros_like, **paper(60, 9),
            removed="removed in jax 0.10 (deprecated in 0.8.2); use jax.typeof"),

@@ -112,6 +112,10 @@ class Kernel:
     #: the kernel's (``jax.numpy.int64`` is int32 unless x64 is on): the self-test treats it like
     #: ``device_only`` and flags it if it starts to pass.
     cpu_failure: str = ""
+    #: Why this API means nothing inside a compiled program (a transfer to the host: under jit it
+    #: returns its traced input unchanged): on a compile-only backend its cases are ``unavailable``
+    #: with this reason rather than compiled.
+    host_only: str = ""
     note: str = ""
 
     @property

@@ -44,6 +44,8 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: Facts | Mapping
         "reference_timing": facts.get("reference_timing"),
         "ratio": ratio,
         "tags": list(kernel.tags),
+        "device_only": kernel.device_only,
+        "compile": facts.get("compile"),
         "paper": kernel.paper,
         "paper_name": kernel.paper_name,
         "decile": kernel.decile,  # the paper's decile and mined calls, for a paper function

@@ -39,8 +39,18 @@ def unavailable_error(backends: tuple[str, ...], infos: dict[str, WorkerInfo]) -
 
 
 def frameworks_meta(infos: dict[str, WorkerInfo]) -> dict[str, dict[str, Any]]:
-    keys = ("versions", "visible", "reasons", "numerics", "import_s", "cpus", "threads")
-    return {fw: {k: info[k] for k in keys} for fw, info in infos.items()}  # type: ignore[literal-required]
+    keys = ("versions", "visible", "reasons", "numerics", "import_s", "cpus", "threads", "compile_targets")
+    return {fw: {k: info.get(k) for k in keys} for fw, info in infos.items()}
+
+
+def compile_targets(frameworks: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str, str]]]:
+    """run.json's ``compile_targets``: per compile-only backend, per framework that reaches it, the
+    compiler, its version, the topology and the chip."""
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for fw, meta in frameworks.items():
+        for backend, target in (meta.get("compile_targets") or {}).items():
+            out.setdefault(backend, {})[fw] = target
+    return out
 
 
 def run_meta(config: pytest.Config, s: Settings, collected: int | None, parallel: dict[str, Any] | None) -> RunMeta:
@@ -57,6 +67,8 @@ def run_meta(config: pytest.Config, s: Settings, collected: int | None, parallel
             "timing_budget_s": s.timing_budget,
             "cpu_threads": s.cpu_threads,
             "expectations": str(s.expectations) if s.expectations else None,
+            "tpu_topology": s.tpu_topology if "tpu-compile" in s.backends else None,
+            "jax_x64": s.jax_x64,
         },
         "machine": environment.machine(Path(str(config.rootpath))),
         "parallel": parallel,
@@ -106,7 +118,7 @@ class RunSession:
         run_dir = self._open_log(items)
         slot, prefix = self._worker_slot()
         pool = Pool(run_dir, prefix=prefix, cpus=cpus.choose(s.cpu_threads, slot, cpus.allowed()),
-                    threads=s.cpu_threads)
+                    threads=s.cpu_threads, options=s.worker_options())
         self.context = CaseContext(s, pool, {}, baseline, self.expected, prefix.rstrip("-") or None)
         try:
             self.context.infos = pool.start(frameworks)  # type: ignore[assignment]
@@ -120,7 +132,8 @@ class RunSession:
         if self.writer is not None:
             infos = self.context.infos
             self.writer.update(frameworks=frameworks_meta(infos),
-                               numerics={k: v for info in infos.values() for k, v in info["numerics"].items()})
+                               numerics={k: v for info in infos.values() for k, v in info["numerics"].items()},
+                               compile_targets=compile_targets(frameworks_meta(infos)))
 
     def execute(self, item: CaseItem) -> CaseRecord:
         assert self.context is not None and self.log is not None
@@ -239,6 +252,7 @@ class Controller(RunSession):
             collected=self.config.stash.get(COLLECTED_KEY, None),
             frameworks=frameworks,
             numerics={k: v for meta in frameworks.values() for k, v in meta["numerics"].items()},
+            compile_targets=compile_targets(frameworks),
             # each xdist worker's framework workers run on CPUs of their own (portability.runner.cpus)
             xdist_cpus={o.get("worker"): {fw: meta.get("cpus") for fw, meta in o["frameworks"].items()}
                         for o in self.node_outputs},

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from portability import outcomes
+from portability.vocabulary import BACKENDS, COMPILE_ONLY
 
 
 @dataclass
@@ -17,6 +18,8 @@ class Row:
     verdicts: dict[str, str] = field(default_factory=dict)  # api -> function verdict
     case_outcomes: list[str] = field(default_factory=list)
     timed_against: set[str] = field(default_factory=set)  # slowdown references seen
+    #: APIs tied to one kind of device (``torch.cuda.*``): their verdicts, counted apart from the rest
+    device_specific: dict[str, str] = field(default_factory=dict)
 
     def count(self, verdict: str) -> int:
         return sum(1 for v in self.verdicts.values() if v == verdict)
@@ -31,19 +34,29 @@ class Row:
         return self.functions - self.count(outcomes.FN_UNAVAILABLE)
 
 
+def _backend_order(backend: str) -> int:
+    return BACKENDS.index(backend) if backend in BACKENDS else len(BACKENDS)
+
+
 def function_verdicts(records: Iterable[Mapping[str, Any]]) -> list[Row]:
-    """Group cases by framework, backend and function; one ``Row`` per framework x backend."""
+    """Group cases by framework, backend and function; one ``Row`` per framework x backend.
+    Functions tied to one kind of device are kept apart in ``Row.device_specific``."""
     grouped: dict[tuple[str, str], dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     refs: dict[tuple[str, str], set[str]] = defaultdict(set)
+    tied: set[str] = set()
     for r in records:
         key = (r["framework"], r["backend"])
         grouped[key][r["api"]].append(r["outcome"])
         if r.get("ratio"):
             refs[key].add(r["ratio"].get("reference", "?"))
+        if r.get("device_only"):
+            tied.add(r["api"])
     rows = []
-    for (fw, backend), fns in sorted(grouped.items()):
-        row = Row(fw, backend, {api: outcomes.function_verdict(o) for api, o in sorted(fns.items())})
-        row.case_outcomes = [o for os_ in fns.values() for o in os_]
+    for (fw, backend), fns in sorted(grouped.items(), key=lambda kv: (kv[0][0], _backend_order(kv[0][1]))):
+        verdicts = {api: outcomes.function_verdict(o) for api, o in sorted(fns.items())}
+        row = Row(fw, backend, {a: v for a, v in verdicts.items() if a not in tied})
+        row.device_specific = {a: v for a, v in verdicts.items() if a in tied}
+        row.case_outcomes = [o for api, os_ in fns.items() if api not in tied for o in os_]
         row.timed_against = refs[(fw, backend)]
         rows.append(row)
     return rows
@@ -54,20 +67,106 @@ def _pct(n: int, d: int) -> str:
 
 
 HEADER = ("framework", "backend", "functions", "pass", "slowdown", "partial", "complete", "unavailable",
-          "most frequent failures (cases)")
+          "device-specific", "most frequent failures (cases)")
 
 
 def table(rows: Sequence[Row]) -> list[list[str]]:
+    """One line per framework x backend. On a compile-only backend the pass column counts functions
+    that compile (``compiles``), marked so, and slowdown is n/a: nothing ran."""
     out = []
     for row in rows:
         d = row.assessed
-        slow = _pct(row.count(outcomes.FN_SLOWDOWN), d) if row.timed_against else "n/a"
+        compile_only = row.backend in COMPILE_ONLY
+        slow = _pct(row.count(outcomes.FN_SLOWDOWN), d) if row.timed_against and not compile_only else "n/a"
+        good = _pct(row.count(outcomes.FN_COMPILES), d) + " compile" if compile_only else _pct(
+            row.count(outcomes.FN_PASS), d)
         top = ", ".join(f"{c} {n}" for c, n in outcomes.top_categories(row.case_outcomes)) or "-"
         out.append([
-            row.framework, row.backend, str(row.functions), _pct(row.count(outcomes.FN_PASS), d), slow,
+            row.framework, row.backend, str(row.functions), good, slow,
             _pct(row.count(outcomes.FN_PARTIAL), d), _pct(row.count(outcomes.FN_COMPLETE), d),
-            str(row.count(outcomes.FN_UNAVAILABLE)), top,
+            str(row.count(outcomes.FN_UNAVAILABLE)), str(len(row.device_specific)), top,
         ])
+    return out
+
+
+@dataclass
+class PortabilityRow:
+    """One framework on one target backend against the reference backend, function by function over the
+    cases (input variant x dtype) both ran: a **portability failure** fails on the target in a case that
+    passes on the reference; a function that fails on the target only where the reference fails too
+    **fails on both**, a limitation of the framework. Device-specific APIs are left out."""
+
+    framework: str
+    target: str
+    reference: str
+    compared: set[str] = field(default_factory=set)  # functions with a case that ran on both
+    portability: dict[str, list[str]] = field(default_factory=dict)  # api -> categories of its failing cases
+    both: dict[str, list[str]] = field(default_factory=dict)
+    frequency: dict[str, int] = field(default_factory=dict)
+
+    def categories(self) -> list[tuple[str, int]]:
+        """Failure categories of the portability failures, by functions, most frequent first."""
+        counts = Counter(c for cats in self.portability.values() for c in set(cats))
+        order = {c: i for i, c in enumerate(outcomes.FAILURE_CATEGORIES)}
+        return sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], 99)))
+
+    def examples(self, apis: Iterable[str], n: int = 3) -> list[str]:
+        """The most used of ``apis`` (usage frequency, then name)."""
+        return sorted(apis, key=lambda a: (-self.frequency.get(a, 0), a))[:n]
+
+
+def reference_backend(records: Iterable[Mapping[str, Any]], backends: Sequence[str] | None = None) -> str | None:
+    """The run's reference: the first of its ``--backend`` list, else cpu where it ran, else the first backend."""
+    if backends:
+        return backends[0]
+    seen = sorted({r["backend"] for r in records}, key=_backend_order)
+    return seen[0] if seen else None
+
+
+def portability_view(records: Sequence[Mapping[str, Any]], reference: str) -> list[PortabilityRow]:
+    """Every framework x target backend other than ``reference``, compared case by case with it."""
+    by: dict[tuple[str, str, str], dict[tuple[str, str], str]] = defaultdict(dict)
+    rows: dict[tuple[str, str], PortabilityRow] = {}
+    tied = {r["api"] for r in records if r.get("device_only")}
+    frequency: dict[str, int] = {}
+    for r in records:
+        frequency[r["api"]] = max(frequency.get(r["api"], 0), int(r.get("frequency") or 0))
+    for r in records:
+        by[(r["framework"], r["backend"], r["api"])][(r.get("variant") or "default", r.get("dtype", ""))] = r["outcome"]
+        if r["backend"] != reference:
+            rows.setdefault((r["framework"], r["backend"]), PortabilityRow(r["framework"], r["backend"], reference))
+    for (fw, target), row in rows.items():
+        row.frequency = frequency
+        for (f, b, api), cases in by.items():
+            if f != fw or b != target or api in tied:
+                continue
+            ref = by.get((fw, reference, api), {})
+            for case, outcome in cases.items():
+                before = ref.get(case)
+                if before is None or outcomes.UNAVAILABLE in (before, outcome):
+                    continue
+                row.compared.add(api)
+                category = outcomes.category_of(outcome)
+                if category is None:
+                    continue
+                bucket = row.portability if outcomes.is_success(before) else row.both
+                bucket.setdefault(api, []).append(category)
+        for api in row.portability:
+            row.both.pop(api, None)
+    return sorted(rows.values(), key=lambda r: (r.framework, _backend_order(r.target)))
+
+
+PORTABILITY_HEADER = ("framework", "target", "compared", "portability failures", "fail on both",
+                      "portability failures by category (functions)", "examples")
+
+
+def portability_table(rows: Sequence[PortabilityRow]) -> list[list[str]]:
+    out = []
+    for row in rows:
+        d = len(row.compared)
+        cats = ", ".join(f"{c} {n}" for c, n in row.categories()) or "-"
+        out.append([row.framework, row.target, str(d), _pct(len(row.portability), d), _pct(len(row.both), d),
+                    cats, ", ".join(row.examples(row.portability)) or "-"])
     return out
 
 
@@ -79,12 +178,21 @@ def format_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[s
     return lines
 
 
-def render(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The terminal summary: the table, then notes on what was not assessed."""
+def render(records: Sequence[Mapping[str, Any]], backends: Sequence[str] | None = None) -> list[str]:
+    """The terminal summary: the table, the portability view where a run has two backends, then
+    notes on what was not assessed. ``backends``: the run's ``--backend`` list (its first is the
+    reference of the portability view)."""
     rows = function_verdicts(records)
     if not rows:
         return ["no cases ran"]
     lines = format_table(HEADER, table(rows))
+    reference = reference_backend(records, backends)
+    view = portability_view(records, reference) if reference else []
+    if view:
+        lines.append("")
+        lines.append(f"portability against {reference}: functions failing on the target in a case that passes on "
+                     f"{reference}; failing on both is the framework's limitation, counted apart")
+        lines += format_table(PORTABILITY_HEADER, portability_table(view))
     untimed = sorted({f"{r.framework}/{r.backend}" for r in rows if not r.timed_against})
     if untimed:
         lines.append(

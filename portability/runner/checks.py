@@ -165,3 +165,13 @@ def dtype_check(kernel: Kernel, dtype: str, got: list[str]) -> dict[str, Any] | 
             return None
     wrong = sorted({g for g in got if g != expected})
     return {"ok": not wrong, "expected": expected, "got": ", ".join(wrong) or expected}
+
+
+#: Each 64-bit dtype and the 32-bit one a framework that narrows it computes in.
+NARROWED = {"float64": "float32", "complex128": "complex64", "int64": "int32", "uint64": "uint32"}
+
+
+def is_downcast(expected: str, got: str) -> bool:
+    """Whether ``got`` (a dtype_check's comma list) is ``expected`` narrowed to 32 bits and nothing else."""
+    wrong = [g.strip() for g in got.split(",") if g.strip()]
+    return bool(wrong) and NARROWED.get(expected) is not None and all(g == NARROWED[expected] for g in wrong)

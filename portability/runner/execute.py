@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import time
 import traceback
 import warnings
@@ -21,28 +22,21 @@ from portability.catalog import Draw, Kernel
 from portability.catalog.load import find_kernel, load_kernels
 from portability.records import ErrorFacts
 from portability.runner import backends, timing
+from portability.runner.backends import StageError
 from portability.runner.checks import (
     cast_input,
     compare,
     dtype_check,
     flatten,
     host_leaves,
+    is_downcast,
     reference_dtypes,
     to_host,
     tolerance_dtype,
     unwrap,
 )
 from portability.verdicts import first_line
-from portability.vocabulary import DEFAULT_SIZE, FRAMEWORKS
-
-
-class StageError(Exception):
-    """An exception raised while a stage of a case ran; ``stage`` says which."""
-
-    def __init__(self, stage: str, exc: BaseException) -> None:
-        super().__init__(str(exc))
-        self.stage = stage
-        self.exc = exc
+from portability.vocabulary import COMPILE_ONLY, DEFAULT_SIZE, FRAMEWORKS
 
 
 @dataclass
@@ -93,6 +87,8 @@ class CaseRunner:
     def __init__(self, adapter: backends.Backend) -> None:
         self.adapter = adapter
         self._kernels: dict[tuple[str, str], Kernel] = {}
+        # JAX in its default configuration narrows every 64-bit type: its own category, not the hardware's
+        self.narrows_64bit = adapter.numerics().get("jax_enable_x64") is False
 
     def kernel(self, path: str, api: str) -> Kernel:
         """A catalog entry, its file loaded and validated once per worker, not once per case."""
@@ -172,6 +168,8 @@ class CaseRunner:
 
         seed = kernel.seed(variant)
         raw = dict(kernel.variants[variant](Draw(np.random.default_rng(seed), config.get("size", DEFAULT_SIZE))))
+        if backend in COMPILE_ONLY:
+            return self.compile_case(kernel, fn, fw, raw, dtype, backend, seed, facts)
         rounds = {k: config[k] for k in ("min_rounds", "max_rounds", "budget_s") if k in config}
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -191,7 +189,7 @@ class CaseRunner:
         # NumPy outputs (a TF1 Session.run) have a dtype too, though no device to check
         facts["output_dtypes"] = [self.adapter.dtype_name(x) if self.adapter.is_array(x) else x.dtype.name
                                   for x in leaves if self.adapter.is_array(x) or isinstance(x, np.ndarray)]
-        facts["dtype_check"] = dtype_check(kernel, dtype, facts["output_dtypes"])
+        facts["dtype_check"] = self.dtype_check(kernel, dtype, facts["output_dtypes"])
         facts["numerics"], facts["check"] = self.check_output(kernel, fn, fw, raw, dtype, backend, seed, leaves)
         facts["check_s"] = time.perf_counter() - t_check
         del out, leaves, arrays
@@ -218,6 +216,52 @@ class CaseRunner:
             return facts
         facts["timing"] = {"first_call_s": first, "samples_s": samples, "calls_per_round": calls,
                            **stats.summarize(samples)}
+        return facts
+
+    def dtype_check(self, kernel: Kernel, dtype: str, got: list[str]) -> dict[str, Any] | None:
+        result = dtype_check(kernel, dtype, got)
+        if result is not None and not result["ok"] and self.narrows_64bit:
+            result["downcast"] = is_downcast(result["expected"], result["got"])
+        return result
+
+    def compile_case(self, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, backend: str,
+                     seed: int, facts: dict[str, Any]) -> dict[str, Any]:
+        """A compile-only case: the kernel's whole call, setup included, traced as one function of its
+        array inputs (their shapes and dtypes) and compiled for the backend's device. Nothing runs, so
+        there are no numerics and no timings; the output dtypes are the program's."""
+        if kernel.host_only:
+            facts["unavailable"] = f"a host-side API, nothing to compile: {kernel.host_only}"
+            return facts
+        cast = {k: cast_input(v, dtype)[0] for k, v in raw.items()}
+        names = [k for k, v in cast.items() if isinstance(v, np.ndarray)]
+        ctx = Ctx(fn=fn, fw=fw, device=self.adapter.device(backend), backend=backend, dtype=dtype, seed=seed,
+                  adapter=self.adapter)
+        setup, call = kernel.setup, kernel.call
+
+        def program(*arrays: Any) -> Any:
+            inputs = {**cast, **dict(zip(names, arrays, strict=True))}
+            if setup is not None:
+                return setup(ctx, **inputs)()
+            if call is not None:
+                return call(ctx, **inputs)
+            return fn(*inputs.values())
+
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                with self.adapter.placement(ctx.device):
+                    compiled = self.adapter.compile(backend, program, [cast[k] for k in names])
+        except StageError as err:
+            facts["error"] = error_facts(err.stage, err.exc)
+            return facts
+        facts["warnings"] = sorted({first_line(str(w.message)) for w in caught})[:3]
+        facts["compile"] = compiled.facts
+        facts["output_dtypes"] = compiled.output_dtypes
+        facts["dtype_check"] = self.dtype_check(kernel, dtype, compiled.output_dtypes)
+        facts["check"] = "compile only: no numerics"
+        if compiled.callbacks:
+            facts["unavailable"] = (f"calls back into Python on the host ({', '.join(compiled.callbacks)}): "
+                                    "compiling it says nothing of the TPU")
         return facts
 
     def check_output(
@@ -262,11 +306,16 @@ class CaseRunner:
         return None, "unverified: no reference ran on the CPU"
 
 
+#: The native stack XLA appends to a status message ("...; got shape f64[64,64]:     @     0x7ff717af2ea2
+#: xla::XlaBuilder::ReportError()"): addresses, not words; the traceback keeps the Python side.
+_NATIVE_STACK = re.compile(r":?\s+@\s+0x[0-9a-f]+\s.*", re.DOTALL)
+
+
 def error_facts(stage: str, exc: BaseException) -> ErrorFacts:
     return {
         "stage": stage,
         "type": type(exc).__name__,
-        "message": str(exc) or type(exc).__name__,
+        "message": _NATIVE_STACK.sub("", str(exc)) or type(exc).__name__,
         "traceback": "".join(traceback.format_exception(exc, limit=-4))[-2000:],
     }
 

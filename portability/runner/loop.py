@@ -14,14 +14,14 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from portability.runner import backends
 from portability.runner.execute import CaseRunner
 from portability.verdicts import first_line
-from portability.vocabulary import FRAMEWORKS
+from portability.vocabulary import BACKENDS, FRAMEWORKS
 
 
 def _watch_parent(parent: int) -> None:
@@ -32,7 +32,8 @@ def _watch_parent(parent: int) -> None:
             os._exit(0)
 
 
-def main(conn: Any, framework: str, log_path: str, parent_pid: int, pinned: Sequence[int] = ()) -> None:
+def main(conn: Any, framework: str, log_path: str, parent_pid: int, pinned: Sequence[int] = (),
+         options: Mapping[str, Any] | None = None) -> None:
     """A worker process, after ``pool.entry`` gave it its CPUs (``pinned``, for the record)."""
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     os.dup2(log.fileno(), 1)
@@ -44,7 +45,7 @@ def main(conn: Any, framework: str, log_path: str, parent_pid: int, pinned: Sequ
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     t0 = time.perf_counter()
     try:
-        adapter = backends.load(framework)
+        adapter = backends.load(framework, options)
     except BaseException as exc:  # report why the framework cannot start, then die
         conn.send({"kind": "failed", "message": f"{type(exc).__name__}: {first_line(str(exc))}"})
         raise
@@ -59,11 +60,12 @@ def main(conn: Any, framework: str, log_path: str, parent_pid: int, pinned: Sequ
         "pid": os.getpid(),
         "import_s": time.perf_counter() - t0,
         "visible": visible,
-        "reasons": {b: adapter.unavailable_reason(b) for b in ("cpu", "gpu", "tpu") if b not in visible},
+        "reasons": {b: adapter.unavailable_reason(b) for b in BACKENDS if b not in visible},
         "versions": adapter.versions(),
         "numerics": adapter.numerics(),
         "cpus": list(pinned),
         "threads": adapter.threads(),
+        "compile_targets": adapter.compile_targets(),
     })
     runner = CaseRunner(adapter)
     while True:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import re
 import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,14 +24,14 @@ STARTUP_TIMEOUT_S = 180.0
 
 
 def entry(conn: Any, framework: str, log_path: str, parent_pid: int, cpus: Sequence[int],
-          threads: int | None) -> None:
+          threads: int | None, options: Mapping[str, Any] | None = None) -> None:
     """Target of the spawned worker process. Its CPUs and thread counts are set before anything
     imports NumPy or the framework (both size their thread pools on import), so this module
     imports the worker's machinery only here."""
     pinned = cpu_limits.limit(cpus, threads)
     from portability.runner import loop
 
-    loop.main(conn, framework, log_path, parent_pid, pinned)
+    loop.main(conn, framework, log_path, parent_pid, pinned, options or {})
 
 
 class WorkerStartError(RuntimeError):
@@ -46,12 +47,19 @@ class Worker:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _log_tail(path: Path, lines: int = 40) -> list[str]:
+def _log_tail(path: Path, lines: int = 400) -> list[str]:
+    """The end of a worker's log: enough to reach past a native stack trace and Python's list of
+    extension modules to the line that says why the worker died (a log holds one worker's life)."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return []
     return [ln for ln in text.splitlines()[-lines:] if ln.strip()]
+
+
+#: ``F1206 22:18:37.653265    2341 shape.h:843] Check failed: buffer != nullptr``: level F, date, time,
+#: thread, source location, message
+_ABSL_FATAL = re.compile(r"^F\d{4} [\d:.]+\s+\d+ (\S+\] .*)$")
 
 
 def crash_message(exitcode: int | None, log_tail: Iterable[str]) -> str:
@@ -64,21 +72,25 @@ def crash_message(exitcode: int | None, log_tail: Iterable[str]) -> str:
     else:
         status = f"worker exited with status {exitcode}"
     tail = list(log_tail)
-    telling = [ln for ln in tail if ln.startswith(("Fatal Python error", "terminate called", "Aborted"))]
+    # an absl FATAL line (XLA's and libtpu's CHECK failures) says why; "Fatal Python error" only how
+    fatal = [m[1] for ln in tail if (m := _ABSL_FATAL.match(ln))]
+    telling = fatal or [ln for ln in tail if ln.startswith(("Fatal Python error", "terminate called", "Aborted"))]
     last = telling[0] if telling else next((ln for ln in reversed(tail) if not ln.startswith("---")), "")
     return f"{status}: {last.strip()}" if last else status
 
 
 class Pool:
     """``cpus``/``threads``: the CPUs each worker is pinned to and the thread count its framework
-    gets (``portability.runner.cpus``); None leaves both to the framework."""
+    gets (``portability.runner.cpus``); None leaves both to the framework. ``options``: what each
+    adapter reads before its framework is imported (``Settings.worker_options``)."""
 
     def __init__(self, log_dir: Path, prefix: str = "", cpus: Sequence[int] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, options: Mapping[str, Any] | None = None) -> None:
         self.log_dir = log_dir
         self.prefix = prefix
         self.cpus = list(cpus or [])
         self.threads = threads
+        self.options = dict(options or {})
         self.workers: dict[str, Worker] = {}
         self.started = 0
         self.startup_s: list[float] = []
@@ -90,7 +102,7 @@ class Pool:
         parent_conn, child_conn = self._ctx.Pipe()
         process = self._ctx.Process(
             target=entry,
-            args=(child_conn, framework, str(log_path), os.getpid(), self.cpus, self.threads),
+            args=(child_conn, framework, str(log_path), os.getpid(), self.cpus, self.threads, self.options),
             name=f"portability-{framework}",
             daemon=True,
         )

@@ -28,6 +28,7 @@ import numpy as np
 
 from portability.catalog import Draw, Kernel
 from portability.catalog.load import framework_of, load_kernels
+from portability.runner.backends import StageError
 from portability.verdicts import first_line
 
 
@@ -80,7 +81,7 @@ def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
 
 def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, variant: str, builder: Any,
                    size: str) -> list[str]:
-    from portability.runner import checks, execute
+    from portability.runner import checks
 
     problems: list[str] = []
     where = f"{kernel.api}[{dtype}-{variant}]"
@@ -90,7 +91,7 @@ def _check_variant(runner: Any, kernel: Kernel, fn: Any, fw: Any, dtype: str, va
         # the timed callable lives through the checks, as in the worker: a kernel may tie what its
         # check reads (a temporary folder, a process group) to that callable's lifetime
         thunk, out, _ = runner.execute(kernel, fn, fw, raw, dtype, "cpu", seed)
-    except execute.StageError as err:
+    except StageError as err:
         if kernel.device_only or kernel.cpu_failure:
             return problems  # failing on the CPU inside the framework: as declared
         problems.append(f"{where}: {err.stage} failed on the CPU: {type(err.exc).__name__}: "
@@ -137,7 +138,7 @@ def check_framework(framework: str, kernels_dir: str, size: str = "small") -> di
     """Every kernel of one framework; runs in the process that imports the framework."""
     from portability.runner import backends, execute
 
-    adapter = backends.load(framework)
+    adapter = backends.load(framework, {"backends": ["cpu"]})
     runner = execute.CaseRunner(adapter)
     problems: list[str] = []
     checked = 0

@@ -21,6 +21,7 @@ from portability.results.report.data import (
     cross_hardware,
     paper_comparison,
     paper_figures,
+    portability_rows,
     runs_table,
     summary_matrix,
 )
@@ -78,7 +79,8 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
         functions=Markup(_datatable(fheader, frows, "functions-table")),
         paper=paper_comparison(runs), paper_figures=paper_figures(),
         paper_functions=Markup(_datatable(pheader, prows, "paper-functions-table", page=10)),
-        cross=cross_hardware(columns), accelerator_columns=[c.label for c in columns if c.backend != "cpu"],
+        cross=cross_hardware(columns), portability=portability_rows(runs),
+        accelerator_columns=[c.label for c in columns if c.backend != "cpu"],
         changes=changes, compare_changes=compare.CHANGES,
     )
 

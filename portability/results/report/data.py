@@ -16,9 +16,11 @@ from portability import outcomes
 from portability.records import CaseRecord
 from portability.results import compare, storage, summary
 from portability.results.frames import accelerator
+from portability.vocabulary import COMPILE_ONLY
 
 VERDICT_ORDER = {v: i for i, v in enumerate(
-    (outcomes.FN_COMPLETE, outcomes.FN_PARTIAL, outcomes.FN_SLOWDOWN, outcomes.FN_PASS, outcomes.FN_UNAVAILABLE))}
+    (outcomes.FN_COMPLETE, outcomes.FN_PARTIAL, outcomes.FN_SLOWDOWN, outcomes.FN_PASS, outcomes.FN_COMPILES,
+     outcomes.FN_UNAVAILABLE))}
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,12 @@ def summary_matrix(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
         for row in summary.function_verdicts(run.cases):
             d = row.assessed
             entry: dict[str, Any] = {"run": run.run_id, "framework": row.framework, "backend": row.backend,
-                                     "functions": row.functions, "assessed": d, "timed": bool(row.timed_against)}
-            for key, verdict in (("pass", outcomes.FN_PASS), ("slowdown", outcomes.FN_SLOWDOWN),
+                                     "functions": row.functions, "assessed": d,
+                                     "timed": bool(row.timed_against) and row.backend not in COMPILE_ONLY,
+                                     "compile_only": row.backend in COMPILE_ONLY,
+                                     "device_specific": len(row.device_specific)}
+            for key, verdict in (("pass", outcomes.FN_PASS), ("compiles", outcomes.FN_COMPILES),
+                                 ("slowdown", outcomes.FN_SLOWDOWN),
                                  ("partial", outcomes.FN_PARTIAL), ("complete", outcomes.FN_COMPLETE),
                                  ("unavailable", outcomes.FN_UNAVAILABLE)):
                 n = row.count(verdict)
@@ -95,20 +101,58 @@ def paper_comparison(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
                      "where": fig["device"], "functions": fig["functions"],
                      "complete": fig["complete"], "partial": fig["partial"], "any": fig["any"],
                      "any_pct": round(100 * fig["any"] / fig["functions"], 1)})
+    chips = {run.run_id: _chips(run) for run in runs}
     for o in ours:
         if not o["assessed"]:
             continue
         failing = o["complete"] + o["partial"]
+        where = f"{o['backend']} · {short_id(o['run'])}"
+        if o["compile_only"]:  # compiled for the chip, never run on it: said in the label
+            chip = chips[o["run"]].get(o["backend"], "?")
+            where = f"{o['backend']} ({chip}, compiled, not run) · {short_id(o['run'])}"
         rows.append({"source": "this run", "framework": o["framework"], "backend": o["backend"],
-                     "where": f"{o['backend']} · {short_id(o['run'])}", "functions": o["assessed"],
+                     "where": where, "functions": o["assessed"],
                      "complete": o["complete"], "partial": o["partial"], "any": failing,
                      "any_pct": round(100 * failing / o["assessed"], 1)})
-    return sorted(rows, key=lambda r: (r["framework"], r["backend"], r["source"] != "paper"))
+    # a compile-only backend sits beside the study's column for the device it compiles for
+    return sorted(rows, key=lambda r: (r["framework"], COMPILE_ONLY.get(r["backend"], r["backend"]),
+                                       r["source"] != "paper", r["backend"]))
+
+
+def _chips(run: storage.Run) -> dict[str, str]:
+    """Compile-only backend -> the chip and topology it compiled for, from run.json."""
+    targets = run.meta.get("compile_targets") or {}
+    return {b: ", ".join(sorted({f"{t.get('chip', '?')} {t.get('topology', '')}".strip() for t in fws.values()}))
+            for b, fws in targets.items()}
+
+
+def portability_rows(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
+    """Per run, framework and target backend: the portability view against the run's reference backend
+    (``summary.portability_view``): portability failures and failures on both, kept apart."""
+    out = []
+    for run in runs:
+        backends = (run.meta.get("options") or {}).get("backends")
+        reference = summary.reference_backend(run.cases, backends)
+        if reference is None:
+            continue
+        for row in summary.portability_view(run.cases, reference):
+            d = len(row.compared)
+            out.append({
+                "run": run.run_id, "framework": row.framework, "reference": reference, "target": row.target,
+                "compared": d, "portability": len(row.portability),
+                "portability_pct": round(100 * len(row.portability) / d, 1) if d else None,
+                "both": len(row.both), "both_pct": round(100 * len(row.both) / d, 1) if d else None,
+                "categories": ", ".join(f"{c} {n}" for c, n in row.categories()) or "-",
+                "examples": ", ".join(row.examples(row.portability, 5)) or "-",
+                "both_examples": ", ".join(row.examples(row.both, 5)) or "-",
+            })
+    return out
 
 
 def cross_hardware(columns: Sequence[Column]) -> list[dict[str, Any]]:
     """The paper's cross-hardware view for every pair of accelerator columns of one framework."""
-    accel = [c for c in columns if c.backend != "cpu"]
+    # a compile-only column has no timings and is not a device run: the portability view covers it
+    accel = [c for c in columns if c.backend != "cpu" and c.backend not in COMPILE_ONLY]
     out = []
     for i, a in enumerate(accel):
         for b in accel[i + 1:]:

@@ -28,7 +28,7 @@ def _fmt_s(seconds: float | None) -> str:
 def case_details(cases: Sequence[CaseRecord]) -> str:
     """The cases behind a verdict cell, as escaped HTML: outcome, error lines, timings, repro."""
     items = []
-    for c in sorted(cases, key=lambda c: (c["outcome"] == outcomes.PASS, c["key"])):
+    for c in sorted(cases, key=lambda c: (outcomes.is_success(c["outcome"]), c["key"])):
         t = c.get("timing") or {}
         r = c.get("ratio") or {}
         lines = [str(c.get("message") or "")]
@@ -37,11 +37,15 @@ def case_details(cases: Sequence[CaseRecord]) -> str:
         error = "\n".join(x for x in lines if x)[:1200]
         ratio = (f"; {r['ratio']:.2f}x the {escape(str(r.get('reference', '')))} "
                  f"(CI {r.get('ci_low', 0):.2f}-{r.get('ci_high', 0):.2f})" if r.get("ratio") else "")
+        compiled = c.get("compile")
+        when = (f"compiled for {escape(str(compiled.get('device_kind', '?')))} in {_fmt_s(compiled.get('compile_s'))}"
+                f" (traced {_fmt_s(compiled.get('trace_s'))}, lowered {_fmt_s(compiled.get('lower_s'))}); nothing ran"
+                if compiled else f"median {_fmt_s(t.get('median_s'))}, IQR {_fmt_s(t.get('iqr_s'))}, "
+                                 f"first call {_fmt_s(t.get('first_call_s'))}{ratio}")
         items.append(
             f"<li class='case'><code class='outcome'>{escape(c['outcome'])}</code> "
             f"{escape(c['dtype'])} {escape(c.get('variant') or '')}"
-            f"<div class='timing'>median {_fmt_s(t.get('median_s'))}, IQR {_fmt_s(t.get('iqr_s'))}, "
-            f"first call {_fmt_s(t.get('first_call_s'))}{ratio}</div>"
+            f"<div class='timing'>{when}</div>"
             + (f"<pre class='error'>{escape(error)}</pre>" if error else "")
             + f"<pre class='repro'>{escape(str(c.get('repro') or ''))}</pre></li>"
         )
@@ -51,9 +55,9 @@ def case_details(cases: Sequence[CaseRecord]) -> str:
 def verdict_cell(verdict: str, cases: Sequence[CaseRecord]) -> str:
     failed = sum(1 for c in cases if outcomes.is_failure(c["outcome"]))
     label = f"{verdict} ({failed}/{len(cases)} fail)" if failed else verdict
-    if verdict in (outcomes.FN_PASS, outcomes.FN_UNAVAILABLE):
+    if verdict in (outcomes.FN_PASS, outcomes.FN_COMPILES, outcomes.FN_UNAVAILABLE):
         return f"<span class='v {escape(verdict)}'>{escape(label)}</span>"
-    shown = [c for c in cases if c["outcome"] != outcomes.PASS]
+    shown = [c for c in cases if c["outcome"] not in (outcomes.PASS, outcomes.COMPILED)]
     return (f"<details class='v {escape(verdict)}'><summary>{escape(label)}</summary>"
             f"{case_details(shown)}</details>")
 

@@ -8,16 +8,39 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from portability.records import CompileFacts
 from portability.vocabulary import FRAMEWORKS
 
 
+class StageError(Exception):
+    """An exception raised while a stage of a case ran; ``stage`` says which (inputs, setup, call;
+    for a compile-only backend trace, lower, compile)."""
+
+    def __init__(self, stage: str, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.stage = stage
+        self.exc = exc
+
+
+@dataclass
+class Compiled:
+    """What compiling a case for a compile-only backend gave: the compiler's facts, the dtypes of the
+    program's outputs, and the host callbacks the program makes (their names)."""
+
+    facts: CompileFacts
+    output_dtypes: list[str]
+    callbacks: list[str] = field(default_factory=list)
+
+
 class Backend(Protocol):
-    """What the worker needs from a framework. Backend names are ``cpu``, ``gpu``, ``tpu``."""
+    """What the worker needs from a framework. Backend names are ``portability.vocabulary.BACKENDS``."""
 
     framework: str
     #: Whether timed calls run inside ``placement`` too. TensorFlow needs its device scope; torch's
@@ -71,14 +94,28 @@ class Backend(Protocol):
     def free(self) -> None:
         """Release cached device memory between cases."""
 
+    def compile_targets(self) -> dict[str, dict[str, str]]:
+        """For each visible compile-only backend: the compiler, its version, the topology and the chip."""
+
+    def compile(self, backend: str, fn: Callable[..., Any], args: Sequence[np.ndarray]) -> Compiled:
+        """Compile ``fn`` for a compile-only backend's device, its arguments given by the shapes and
+        dtypes of ``args``; nothing runs. Raises ``StageError`` (trace, lower, compile)."""
+
 
 def installed() -> list[str]:
     """Frameworks importable here, found without importing them."""
     return [fw for fw, f in FRAMEWORKS.items() if importlib.util.find_spec(f.module) is not None]
 
 
-def load(framework: str) -> Backend:
-    """Import the adapter (and with it the framework): only ever called in a worker."""
+def load(framework: str, options: Mapping[str, Any] | None = None) -> Backend:
+    """Import the adapter (and with it the framework): only ever called in a worker. ``options``:
+    ``Settings.worker_options`` (the backends asked for, the TPU topology, JAX's x64)."""
     module = importlib.import_module(FRAMEWORKS[framework].adapter)
-    backend: Backend = module.Adapter()
+    backend: Backend = module.Adapter(options or {})
     return backend
+
+
+def no_compile_target(framework: str, backend: str) -> Compiled:
+    """``Backend.compile`` of a framework that reaches no compile-only backend (never visible, so
+    never asked): a harness error if it is."""
+    raise RuntimeError(f"{framework} cannot compile for {backend}")

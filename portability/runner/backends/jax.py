@@ -1,14 +1,21 @@
-"""JAX adapter: backends are JAX platforms, resolved with ``jax.devices('cpu'|'gpu'|'tpu')``.
+"""JAX adapter: backends are JAX platforms, resolved with ``jax.devices('cpu'|'gpu'|'tpu')``, and
+``tpu-compile``: a TPU described by ``jax.experimental.topologies`` (libtpu's compiler, no TPU needed),
+for which each case is compiled ahead of time and never run (docs/tpu-compile-findings.md).
 
-Float64 stays off unless the user enables it (``JAX_ENABLE_X64=1``), as in a default JAX
-install: a float64 case then comes back as float32, which the dtype check reports.
+64-bit types are on (``jax_enable_x64``) unless the run asks for JAX's default configuration
+(``--jax-x64 off``), where a float64 case silently computes in float32 (``fail:downcast``).
 """
 
 from __future__ import annotations
 
 import gc
+import importlib.util
+import math
 import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from importlib import metadata
 from typing import Any
 
 # Without this JAX takes 75% of a GPU's memory at start-up, leaving nothing to the other
@@ -19,6 +26,24 @@ import jax  # noqa: E402
 import jaxlib  # noqa: E402
 import numpy as np  # noqa: E402
 
+from portability.runner.backends import Compiled, StageError  # noqa: E402
+from portability.verdicts import first_line  # noqa: E402
+from portability.vocabulary import DEFAULT_TPU_TOPOLOGY  # noqa: E402
+
+#: What libtpu needs to describe a TPU on a machine without one, quietly (docs/tpu-compile-findings.md,
+#: Q1 and Q4): an accelerator type and worker host so its start-up prints no errors, no log files under
+#: /tmp/tpu_logs, no metadata-server query, and no /tmp/libtpu_lockfile, which would let only one
+#: process on the machine (one xdist worker) compile at a time. Set only where no real TPU is asked for.
+COMPILE_ENV = {
+    "TPU_ACCELERATOR_TYPE": "v5litepod-1",
+    "TPU_WORKER_HOSTNAMES": "localhost",
+    "TPU_LOG_DIR": "disabled",
+    "TPU_SKIP_MDS_QUERY": "1",
+    "ALLOW_MULTIPLE_LIBTPU_LOAD": "1",
+}
+#: Primitives that call back into Python on the host from a compiled program.
+_CALLBACKS = ("pure_callback", "io_callback", "debug_callback", "callback")
+
 _PLATFORM_KIND = {"cpu": "cpu", "gpu": "gpu", "cuda": "gpu", "rocm": "gpu", "METAL": "gpu", "tpu": "tpu"}
 
 
@@ -26,25 +51,72 @@ class Adapter:
     framework = "jax"
     scope_calls = True
 
-    def __init__(self) -> None:
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        options = options or {}
+        asked = tuple(options.get("backends", ()))
+        if "tpu-compile" in asked and "tpu" not in asked:
+            for name, value in COMPILE_ENV.items():
+                os.environ.setdefault(name, value)
+        jax.config.update("jax_enable_x64", bool(options.get("jax_x64", True)))
+        if asked and set(asked) <= {"cpu", "tpu-compile"} and not os.environ.get("JAX_PLATFORMS"):
+            # JAX starts every platform plugin it finds at its first use, libtpu included, unless told
+            # which: a run on the host needs only the CPU (the TPU compiler loads on its own, below)
+            jax.config.update("jax_platforms", "cpu")
         self._devices: dict[str, Any] = {}
         self._reasons: dict[str, str] = {}
+        self._target: dict[str, str] = {}
+        # Only what the run asks for: with libtpu installed and no TPU, asking for the "tpu" platform
+        # starts libtpu, which prints initialisation errors and installs its own signal handlers.
         for backend in ("cpu", "gpu", "tpu"):
+            if asked and backend != "cpu" and backend not in asked:
+                self._reasons[backend] = "not asked for (--backend)"
+                continue
             try:
                 self._devices[backend] = jax.devices(backend)[0]
             except RuntimeError as exc:
                 self._reasons[backend] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self._reasons["tpu-compile"] = "not asked for (--backend)"
+        if "tpu-compile" in asked:
+            self._describe_tpu(options.get("tpu_topology") or DEFAULT_TPU_TOPOLOGY)
+
+    def _describe_tpu(self, topology: str) -> None:
+        """The TPU of ``--tpu-topology`` as libtpu describes it, or why it cannot be had."""
+        if importlib.util.find_spec("libtpu") is None:
+            self._reasons["tpu-compile"] = ("libtpu, the TPU compiler, is not installed: "
+                                            "pip install -c constraints.txt -e '.[tpu-compile]'")
+            return
+        from jax.experimental import topologies
+
+        dims = topology.rsplit(":", 1)[-1].split("_")[0]
+        # A one-chip topology has to say so: libtpu's default host is 2x2 chips.
+        single = math.prod(int(d) for d in dims.split("x") if d.isdigit()) == 1
+        try:
+            desc = topologies.get_topology_desc(topology, platform="tpu",
+                                                **({"chips_per_host_bounds": (1, 1, 1)} if single else {}))
+        except Exception as exc:  # noqa: BLE001 - libtpu's refusal, whatever its type, is the reason
+            self._reasons["tpu-compile"] = f"libtpu cannot describe TPU topology {topology!r}: {first_line(str(exc))}"
+            return
+        device = desc.devices[0]
+        self._devices["tpu-compile"] = device
+        self._target = {"compiler": "libtpu", "version": metadata.version("libtpu"), "topology": topology,
+                        "chip": str(getattr(device, "device_kind", "?")), "devices": str(len(desc.devices))}
 
     def visible(self) -> dict[str, str]:
-        return {b: f"{d.platform}:{d.id} {d.device_kind}" for b, d in self._devices.items()}
+        seen = {b: f"{d.platform}:{d.id} {d.device_kind}" for b, d in self._devices.items()}
+        if self._target:
+            t = self._target
+            seen["tpu-compile"] = f"{t['chip']} ({t['topology']}), compile only, libtpu {t['version']}"
+        return seen
 
     def unavailable_reason(self, backend: str) -> str:
         return self._reasons.get(backend, "unknown backend")
 
     def versions(self) -> dict[str, str]:
         v = {"jax": jax.__version__, "jaxlib": jaxlib.__version__}  # type: ignore[attr-defined]
+        if self._target:
+            v["libtpu"] = self._target["version"]
         for backend, dev in self._devices.items():
-            if backend != "cpu":
+            if backend not in ("cpu", "tpu-compile"):
                 v[f"{backend}_runtime"] = str(getattr(dev.client, "platform_version", ""))
         return v
 
@@ -90,3 +162,57 @@ class Adapter:
 
     def free(self) -> None:
         gc.collect()
+
+    def compile_targets(self) -> dict[str, dict[str, str]]:
+        return {"tpu-compile": dict(self._target)} if self._target else {}
+
+    def compile(self, backend: str, fn: Callable[..., Any], args: Sequence[np.ndarray]) -> Compiled:
+        device = self._devices[backend]
+        sharding = jax.sharding.SingleDeviceSharding(device)
+        # Every argument and output carries the TPU's sharding: without it jax.jit compiles for its
+        # default backend, the host CPU, and says nothing (docs/tpu-compile-findings.md, Q3).
+        specs = [jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=sharding) for a in args]
+        jitted = jax.jit(fn, out_shardings=sharding)
+        times: list[float] = []
+        traced = _stage("trace", times, lambda: jitted.trace(*specs))
+        callbacks = sorted({name for name in _primitives(traced.jaxpr) if name in _CALLBACKS})
+        lowered = _stage("lower", times, traced.lower)
+        compiled = _stage("compile", times, lowered.compile)
+        shardings = jax.tree.leaves((compiled.input_shardings, compiled.output_shardings))
+        platforms = {d.platform for s in shardings for d in s.device_set}
+        if platforms - {"tpu"}:
+            raise RuntimeError(f"compiled for {sorted(platforms)}, not for the TPU asked for")
+        memory = compiled.memory_analysis()
+        facts = {
+            "target": "tpu", "device_kind": str(device.device_kind), "topology": self._target["topology"],
+            "trace_s": times[0], "lower_s": times[1], "compile_s": times[2],
+            "memory": {k: int(getattr(memory, f"{k}_size_in_bytes", 0) or 0)
+                       for k in ("argument", "output", "temp", "generated_code")},
+        }
+        out = [str(x.dtype) for x in jax.tree.leaves(compiled.out_info)]
+        return Compiled(facts, out, callbacks)  # type: ignore[arg-type]
+
+
+def _stage(name: str, times: list[float], step: Callable[[], Any]) -> Any:
+    """One stage of compiling (trace, lower, compile), timed; its exception says which stage it was."""
+    t0 = time.perf_counter()
+    try:
+        result = step()
+    except Exception as exc:
+        raise StageError(name, exc) from exc
+    times.append(time.perf_counter() - t0)
+    return result
+
+
+def _primitives(jaxpr: Any) -> Iterator[str]:
+    """The names of every primitive in a jaxpr and the jaxprs nested in its equations (jit, cond,
+    scan, custom derivatives)."""
+    for eqn in jaxpr.eqns:
+        yield eqn.primitive.name
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (tuple, list)) else (param,):
+                inner = getattr(sub, "jaxpr", None)
+                if inner is not None and hasattr(inner, "eqns"):
+                    yield from _primitives(inner)
+                elif hasattr(sub, "eqns"):
+                    yield from _primitives(sub)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -16,6 +17,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from portability.runner.backends import Compiled, no_compile_target  # noqa: E402
+from portability.verdicts import first_line  # noqa: E402
 
 
 def _tpu_devices() -> list[Any]:
@@ -31,11 +35,40 @@ def _tpu_devices() -> list[Any]:
         return []
 
 
+#: Ops every TPU runs in float32: if TensorFlow refuses to lower one of them for XLA_TPU_JIT, its
+#: TPU op registry is missing and every refusal it would report is false.
+def _sanity_ops() -> dict[str, tuple[Callable[..., Any], list[Any]]]:
+    f32 = tf.float32
+    return {
+        "Cast": (lambda x: tf.cast(x, tf.int32), [tf.TensorSpec([8], f32)]),
+        "Greater": (lambda x, y: tf.greater(x, y), [tf.TensorSpec([8], f32)] * 2),
+        "MatMul": (lambda a, b: tf.matmul(a, b), [tf.TensorSpec([128, 128], f32)] * 2),
+        "Conv2D": (lambda x, w: tf.nn.conv2d(x, w, 1, "SAME"),
+                   [tf.TensorSpec([1, 16, 16, 8], f32), tf.TensorSpec([3, 3, 8, 8], f32)]),
+    }
+
+
+def _tpu_registry_problem() -> str:
+    """Why TensorFlow cannot compile for a TPU here, found by lowering the sanity ops for one."""
+    for name, (fn, specs) in _sanity_ops().items():
+        try:
+            tf.function(fn, jit_compile=True).experimental_get_compiler_ir(*specs)(stage="hlo", platform_name="TPU")
+        except Exception as exc:  # noqa: BLE001 - any refusal of a sanity op says the same
+            return (f"tensorflow {tf.__version__} has no TPU op registry: {name} in float32, which every TPU runs, "
+                    f"is refused for XLA_TPU_JIT ({first_line(str(exc), 160)}); the tensorflow-tpu build has one "
+                    "but needs libtpu 0.0.21, which cannot share an environment with jax's libtpu 0.0.42 "
+                    "(docs/tpu-compile-findings.md)")
+    # The registry is there (a tensorflow-tpu environment), but its lowering stops before the TPU
+    # compiler proper (stage="hlo"; "optimized_hlo" needs a TPU): not a compile, so not offered.
+    return (f"tensorflow {tf.__version__} lowers the sanity ops for XLA_TPU_JIT, but without a TPU it stops "
+            "before the TPU compiler (stage hlo only), which is not what tpu-compile means")
+
+
 class Adapter:
     framework = "tensorflow"
     scope_calls = True
 
-    def __init__(self) -> None:
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         # Made explicit from the variables ``portability.runner.cpus`` sets, so that ``threads`` reports
         # them; only possible before the runtime starts (listing logical devices starts it).
         for name, setter in (("TF_NUM_INTRAOP_THREADS", tf.config.threading.set_intra_op_parallelism_threads),
@@ -55,6 +88,9 @@ class Adapter:
         if _tpu_devices():
             self._names["tpu"] = "/TPU:0"
             self._desc["tpu"] = "/TPU:0"
+        self._tpu_registry = "not requested"
+        if "tpu-compile" in (options or {}).get("backends", ()):
+            self._tpu_registry = _tpu_registry_problem()
 
     def visible(self) -> dict[str, str]:
         return dict(self._desc)
@@ -66,6 +102,8 @@ class Adapter:
             return "tf.config.list_physical_devices('GPU') is empty"
         if backend == "tpu":
             return "no TPU system found (TPU_NAME unset and no /dev/accel*)"
+        if backend == "tpu-compile":
+            return self._tpu_registry
         return "unknown backend"
 
     def versions(self) -> dict[str, str]:
@@ -121,6 +159,12 @@ class Adapter:
 
     def seed(self, seed: int) -> None:
         tf.random.set_seed(seed)
+
+    def compile_targets(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    def compile(self, backend: str, fn: Callable[..., Any], args: Sequence[np.ndarray]) -> Compiled:
+        return no_compile_target(self.framework, backend)
 
     def free(self) -> None:
         gc.collect()

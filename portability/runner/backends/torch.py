@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
 import torch
+
+from portability.runner.backends import Compiled, no_compile_target
 
 
 def _xla_device_type() -> str | None:
@@ -27,7 +30,7 @@ class Adapter:
     framework = "torch"
     scope_calls = False
 
-    def __init__(self) -> None:
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self._xla_type = _xla_device_type()
 
     def visible(self) -> dict[str, str]:
@@ -50,6 +53,11 @@ class Adapter:
             if self._xla_type is None:
                 return "torch_xla is not installed"
             return f"torch_xla sees device type {self._xla_type}, not TPU"
+        if backend == "tpu-compile":
+            # torch_xla compiles through a live PJRT device: it has no compile-only TPU client like
+            # jax.experimental.topologies, and it pins its own torch (torch-xla 2.9.0 needs torch 2.9.0)
+            return ("PyTorch reaches a TPU only through torch_xla, which compiles for a TPU it is running on; "
+                    "no compile-only TPU target" + ("" if self._xla_type else ", and torch_xla is not installed"))
         return "unknown backend"
 
     def versions(self) -> dict[str, str]:
@@ -134,6 +142,12 @@ class Adapter:
 
     def seed(self, seed: int) -> None:
         torch.manual_seed(seed)
+
+    def compile_targets(self) -> dict[str, dict[str, str]]:
+        return {}
+
+    def compile(self, backend: str, fn: Callable[..., Any], args: Sequence[np.ndarray]) -> Compiled:
+        return no_compile_target(self.framework, backend)
 
     def free(self) -> None:
         gc.collect()
