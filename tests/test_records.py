@@ -75,3 +75,18 @@ def test_schema_1_expectations_are_read_as_keys_and_rewritten_as_keys(tmp_path: 
     text = written[0].read_text()
     assert "\ntorch.cos[float32-cpu]  # fail:not_implemented" in text and "kernels/" not in text
     assert expectations.read(tmp_path) == expectations.read(DATA / "v1" / "expectations")
+
+
+V2 = DATA / "v2" / "run"  # written by schema 2 of this suite (commit d2d94c9): torch and JAX, x64 off
+
+
+def test_a_schema_2_run_gains_the_compile_fields() -> None:
+    run = storage.read_run(V2)
+    assert json.loads((V2 / "run.json").read_text())["schema"] == 2
+    assert run.meta["migrated_from"] == 2 and run.meta["compile_targets"] == {}
+    assert run.meta["numerics"]["jax_enable_x64"] is False  # what that run was: kept as it was
+    assert {c["key"]: (c["outcome"], c["device_only"], c["compile"]) for c in run.cases} == {
+        "torch.linalg.cholesky[float16-cpu]": ("fail:not_implemented", "", None),
+        "torch.linalg.cholesky[float32-cpu]": ("pass", "", None),
+        "jax.numpy.fft.fft[complex128-cpu]": ("fail:dtype", "", None),
+    }

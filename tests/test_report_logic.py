@@ -59,3 +59,26 @@ def test_case_details_escape_framework_text() -> None:
     html = report.case_details([c])
     assert "<img" not in html and "<script>" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;script&gt;x()&lt;/script&gt;" in html
+
+
+def test_a_compile_only_column_sits_beside_the_studys_tpu_and_is_never_a_tpu_run() -> None:
+    cases = [case("torch.a", "cpu"), case("torch.a", "tpu-compile", "compiled"),
+             case("torch.b", "cpu"), case("torch.b", "tpu-compile", "fail:not_implemented"),
+             case("torch.c", "cpu", "fail:dtype"), case("torch.c", "tpu-compile", "fail:dtype")]
+    both = storage.Run(Path("r"), {"run_id": "20261206T000000Z-vm-ffffff", "status": "complete",
+                                   "options": {"backends": ["cpu", "tpu-compile"]},
+                                   "compile_targets": {"tpu-compile": {"torch": {"chip": "TPU v5 lite",
+                                                                                  "topology": "v5e:1x1"}}}},
+                       cases, 0, [])
+    rows = report.paper_comparison([both])
+    ours = next(r for r in rows if r["source"] == "this run" and r["backend"] == "tpu-compile")
+    assert ours["where"].startswith("tpu-compile (TPU v5 lite v5e:1x1, compiled, not run)")
+    paper_tpu = next(r for r in rows if r["source"] == "paper" and r["framework"] == "torch" and r["backend"] == "tpu")
+    assert rows.index(ours) == rows.index(paper_tpu) + 1  # right below the study's TPU row
+    (port,) = report.portability_rows([both])
+    assert (port["reference"], port["target"], port["compared"], port["portability"], port["both"]) == (
+        "cpu", "tpu-compile", 3, 1, 1)
+    assert port["examples"] == "torch.b" and port["both_examples"] == "torch.c"
+    # no cross-hardware timing view for a column that never ran
+    cols = [report.Column(both.run_id, b, both) for b in ("cpu", "tpu-compile")]
+    assert report.cross_hardware(cols) == []

@@ -66,7 +66,7 @@ def _pct(n: int, d: int) -> str:
     return f"{n} ({100 * n / d:.0f}%)" if d else str(n)
 
 
-HEADER = ("framework", "backend", "functions", "pass", "slowdown", "partial", "complete", "unavailable",
+HEADER = ("framework", "backend", "functions", "pass (compiles)", "slowdown", "partial", "complete", "unavailable",
           "device-specific", "most frequent failures (cases)")
 
 
@@ -193,12 +193,17 @@ def render(records: Sequence[Mapping[str, Any]], backends: Sequence[str] | None 
         lines.append(f"portability against {reference}: functions failing on the target in a case that passes on "
                      f"{reference}; failing on both is the framework's limitation, counted apart")
         lines += format_table(PORTABILITY_HEADER, portability_table(view))
-    untimed = sorted({f"{r.framework}/{r.backend}" for r in rows if not r.timed_against})
+    untimed = sorted({f"{r.framework}/{r.backend}" for r in rows if not r.timed_against
+                      and r.backend not in COMPILE_ONLY})
     if untimed:
         lines.append(
             "slowdown n/a: no timing reference for " + ", ".join(untimed)
             + " (a cpu run needs --baseline RUN_DIR; an accelerator run is timed against the host cpu)"
         )
+    compiled_only = sorted({r.backend for r in rows if r.backend in COMPILE_ONLY})
+    if compiled_only:
+        lines.append(f"{', '.join(compiled_only)}: compiled for the chip with its real compiler, nothing ran: "
+                     "no numerics, no timing, no run-time memory; 'compile' is never a pass")
     harness = [r for r in records if str(r.get("message", "")).startswith("harness error")]
     if harness:
         lines.append(f"harness errors: {len(harness)} cases (bugs in the suite, not the framework): "

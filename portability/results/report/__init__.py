@@ -27,7 +27,7 @@ from portability.results.report.data import (
 )
 from portability.results.report.tables import case_details, function_rows, paper_functions
 
-__all__ = ["Column", "case_details", "cross_hardware", "paper_comparison", "render", "write"]
+__all__ = ["Column", "case_details", "cross_hardware", "paper_comparison", "portability_rows", "render", "write"]
 
 
 # -- the page ------------------------------------------------------------------------------------
