@@ -188,11 +188,18 @@ def render(records: Sequence[Mapping[str, Any]], backends: Sequence[str] | None 
     lines = format_table(HEADER, table(rows))
     reference = reference_backend(records, backends)
     view = portability_view(records, reference) if reference else []
-    if view:
+    compared = [r for r in view if r.compared]
+    if compared:
         lines.append("")
         lines.append(f"portability against {reference}: functions failing on the target in a case that passes on "
                      f"{reference}; failing on both is the framework's limitation, counted apart")
-        lines += format_table(PORTABILITY_HEADER, portability_table(view))
+        lines += format_table(PORTABILITY_HEADER, portability_table(compared))
+    for row in view:
+        if not row.compared:
+            reason = next((str(r.get("message") or "") for r in records if r["framework"] == row.framework
+                           and r["backend"] == row.target and r["outcome"] == outcomes.UNAVAILABLE), "")
+            lines.append(f"{row.framework} on {row.target}: nothing to compare with {reference}"
+                         + (f" ({reason})" if reason else ""))
     untimed = sorted({f"{r.framework}/{r.backend}" for r in rows if not r.timed_against
                       and r.backend not in COMPILE_ONLY})
     if untimed:

@@ -246,6 +246,7 @@ class CaseRunner:
                 return call(ctx, **inputs)
             return fn(*inputs.values())
 
+        program.__name__ = program.__qualname__ = kernel.api  # what the compiler's messages name
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")

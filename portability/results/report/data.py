@@ -137,6 +137,8 @@ def portability_rows(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
             continue
         for row in summary.portability_view(run.cases, reference):
             d = len(row.compared)
+            if not d:  # the target saw none of the framework's cases (summary.render says why)
+                continue
             out.append({
                 "run": run.run_id, "framework": row.framework, "reference": reference, "target": row.target,
                 "compared": d, "portability": len(row.portability),
