@@ -88,7 +88,7 @@ _NOT_A_PROGRAM = re.compile(r"is not a valid JAX type|(abstract|traced) (array|v
 def untraceable(error: Mapping[str, Any]) -> bool:
     """Whether an error raised while tracing a case for a compile-only backend means the case is
     no single compiled function (``unavailable``), rather than a refusal by the framework."""
-    if error.get("stage") != "trace":
+    if error.get("stage") not in ("trace", "trace-setup"):
         return False
     return error.get("type") in TRACE_ERRORS or bool(_NOT_A_PROGRAM.search(first_line(error.get("message", ""))))
 
@@ -132,8 +132,10 @@ def case_outcome(facts: Facts | Mapping[str, Any]) -> Verdict:
 
     error = facts.get("error")
     if error and untraceable(error):
-        return Verdict(outcomes.UNAVAILABLE, "cannot be compiled as one function of its arrays: "
-                       f"{error['type']}: {first_line(error['message'])}")
+        where = ("the kernel's setup (its preparation, not the API) needs concrete values, so the API was not "
+                 "compiled" if error.get("stage") == "trace-setup" else "cannot be compiled as one function of "
+                 "its arrays")
+        return Verdict(outcomes.UNAVAILABLE, f"{where}: {error['type']}: {first_line(error['message'])}")
     if error:
         stage = error.get("stage", "call")
         text = f"{error['type']}: {first_line(error['message'])}"

@@ -148,6 +148,9 @@ COMPILE_TABLE = [
     (compile_facts(error={"stage": "trace", "type": "TracerArrayConversionError",
                           "message": "The numpy.ndarray conversion method __array__() was called on traced array"}),
      "unavailable"),
+    (compile_facts(error={"stage": "trace-setup", "type": "ConcretizationTypeError",
+                          "message": "Abstract tracer value encountered where concrete value is expected"}),
+     "unavailable"),
     (compile_facts(error={"stage": "trace", "type": "TypeError", "message": "function <lambda> at x.py:3 traced "
                           "for jit returned a value of type <class 'str'>, which is not a valid JAX type"}),
      "unavailable"),

@@ -237,11 +237,15 @@ class CaseRunner:
         ctx = Ctx(fn=fn, fw=fw, device=self.adapter.device(backend), backend=backend, dtype=dtype, seed=seed,
                   adapter=self.adapter)
         setup, call = kernel.setup, kernel.call
+        where = {"in": "call"}
 
         def program(*arrays: Any) -> Any:
             inputs = {**cast, **dict(zip(names, arrays, strict=True))}
             if setup is not None:
-                return setup(ctx, **inputs)()
+                where["in"] = "setup"
+                thunk = setup(ctx, **inputs)
+                where["in"] = "call"
+                return thunk()
             if call is not None:
                 return call(ctx, **inputs)
             return fn(*inputs.values())
@@ -253,7 +257,9 @@ class CaseRunner:
                 with self.adapter.placement(ctx.device):
                     compiled = self.adapter.compile(backend, program, [cast[k] for k in names])
         except StageError as err:
-            facts["error"] = error_facts(err.stage, err.exc)
+            # the kernel's own preparation, not the API, could not be traced: said apart
+            stage = "trace-setup" if err.stage == "trace" and where["in"] == "setup" else err.stage
+            facts["error"] = error_facts(stage, err.exc)
             return facts
         facts["warnings"] = sorted({first_line(str(w.message)) for w in caught})[:3]
         facts["compile"] = compiled.facts
