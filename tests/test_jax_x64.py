@@ -36,4 +36,6 @@ def test_64_bit_types_on_by_default_and_the_default_configuration_as_its_own_cat
     for key in ("jax.numpy.matmul[float64-cpu]", "jax.numpy.fft.fft[complex128-cpu]"):
         assert got_off[key]["outcome"] == "fail:downcast", got_off[key]["message"]
         assert "jax_enable_x64" in got_off[key]["message"]
+        assert got_off[key]["repro"] == f"pytest '{next(c for c in CASES if c.endswith(key))}' --backend=cpu " \
+                                       "--size=small --jax-x64=off"  # runs it again as it ran
     assert got_off["jax.numpy.matmul[float32-cpu]"]["outcome"] == "pass"

@@ -14,6 +14,7 @@ from portability.catalog.cases import Case
 from portability.options import Settings
 from portability.records import CaseRecord, Facts, RatioRecord, WorkerInfo
 from portability.runner.pool import Pool
+from portability.vocabulary import DEFAULT_SIZE, DEFAULT_TPU_TOPOLOGY
 
 
 def build_record(case: Case, kernel: Kernel, nodeid: str, facts: Facts | Mapping[str, Any], verdict: verdicts.Verdict,
@@ -60,6 +61,19 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: Facts | Mapping
     }
 
 
+def repro(case: Case, nodeid: str, s: Settings) -> str:
+    """The command that runs this case again as it ran here: the options that change its inputs or
+    its target are spelled out where they are not the defaults."""
+    flags = [f"--backend={case.backend}"]
+    if s.size != DEFAULT_SIZE:
+        flags.append(f"--size={s.size}")
+    if case.backend == "tpu-compile" and s.tpu_topology != DEFAULT_TPU_TOPOLOGY:
+        flags.append(f"--tpu-topology={s.tpu_topology}")
+    if case.framework == "jax" and not s.jax_x64:
+        flags.append("--jax-x64=off")
+    return f"pytest '{nodeid}' {' '.join(flags)}"
+
+
 @dataclass
 class CaseContext:
     """What every case of a run shares: the options, the framework workers and what they see, the
@@ -100,6 +114,7 @@ def run_case(ctx: CaseContext, case: Case, kernel: Kernel, nodeid: str, usage: d
         if confirmed.outcome != outcomes.SLOWDOWN:
             verdict = verdicts.Verdict(outcomes.PASS, "")
     record = build_record(case, kernel, nodeid, facts, verdict, ratio, time.monotonic() - t0, usage)
+    record["repro"] = repro(case, nodeid, s)
     if s.expectations is not None:
         record["expected"] = ctx.expected.get(case.key)
     if ctx.worker_id:

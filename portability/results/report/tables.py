@@ -13,6 +13,7 @@ from portability.records import CaseRecord
 from portability.results import storage
 from portability.results.report.data import Column
 from portability.usage import inventory
+from portability.vocabulary import COMPILE_ONLY
 
 
 def _fmt_s(seconds: float | None) -> str:
@@ -38,10 +39,15 @@ def case_details(cases: Sequence[CaseRecord]) -> str:
         ratio = (f"; {r['ratio']:.2f}x the {escape(str(r.get('reference', '')))} "
                  f"(CI {r.get('ci_low', 0):.2f}-{r.get('ci_high', 0):.2f})" if r.get("ratio") else "")
         compiled = c.get("compile")
-        when = (f"compiled for {escape(str(compiled.get('device_kind', '?')))} in {_fmt_s(compiled.get('compile_s'))}"
-                f" (traced {_fmt_s(compiled.get('trace_s'))}, lowered {_fmt_s(compiled.get('lower_s'))}); nothing ran"
-                if compiled else f"median {_fmt_s(t.get('median_s'))}, IQR {_fmt_s(t.get('iqr_s'))}, "
-                                 f"first call {_fmt_s(t.get('first_call_s'))}{ratio}")
+        if compiled:
+            when = (f"compiled for {escape(str(compiled.get('device_kind', '?')))} in "
+                    f"{_fmt_s(compiled.get('compile_s'))} (traced {_fmt_s(compiled.get('trace_s'))}, lowered "
+                    f"{_fmt_s(compiled.get('lower_s'))}); nothing ran")
+        elif c["backend"] in COMPILE_ONLY:
+            when = "not compiled; nothing ran"
+        else:
+            when = (f"median {_fmt_s(t.get('median_s'))}, IQR {_fmt_s(t.get('iqr_s'))}, "
+                    f"first call {_fmt_s(t.get('first_call_s'))}{ratio}")
         items.append(
             f"<li class='case'><code class='outcome'>{escape(c['outcome'])}</code> "
             f"{escape(c['dtype'])} {escape(c.get('variant') or '')}"
