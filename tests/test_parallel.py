@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_plan_on_the_cpu_shares_the_host():
     assert parallel.plan(("cpu",), 4) == {"workers": 4, "shared": "cpu", "devices": None}
+    # compiling for a TPU needs no device: each worker compiles on the host
+    assert parallel.plan(("cpu", "tpu-compile"), 2, []) == {"workers": 2, "shared": "cpu", "devices": None}
 
 
 def test_plan_pins_one_gpu_per_worker_or_refuses():
