@@ -167,9 +167,10 @@ def _expectations(args: argparse.Namespace) -> int:
     from portability.results import expectations
 
     run = storage.read_run(args.run)
-    if run.status != storage.COMPLETE:
-        print(f"portability: error: {args.run} is {run.status}: expectations come from a complete run only",
-              file=sys.stderr)
+    if run.status != storage.COMPLETE and not args.allow_incomplete:
+        print(f"portability: error: {args.run} is {run.status} ({len(run.cases)} of "
+              f"{run.meta.get('collected', '?')} collected cases): expectations come from a complete run "
+              "(--allow-incomplete takes its cases anyway)", file=sys.stderr)
         return 2
     for path in expectations.write(run.cases, Path(args.dir)):
         print(f"wrote {path} ({sum(1 for line in path.read_text().splitlines() if not line.startswith('#'))} cases)")
@@ -253,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     e = esub.add_parser("update", help="write <framework>-<backend>.txt files from a run's failing cases")
     e.add_argument("run", metavar="RUN_DIR")
     e.add_argument("--dir", default="expectations", help="the expectations folder (default: expectations)")
+    e.add_argument("--allow-incomplete", action="store_true",
+                   help="take the cases of a run that did not finish every collected case (default: refuse it)")
     e.set_defaults(func=_expectations)
     p = sub.add_parser("export", help="write a run's cases as a CSV or Parquet table (one row per case)")
     p.add_argument("run", metavar="RUN_DIR")

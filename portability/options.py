@@ -134,22 +134,31 @@ def parse_size(value: str | None) -> str:
     return value
 
 
-def _positive(value: Any, flag: str, minimum: float = 0.0) -> float:
+#: The longest wait a worker's pipe accepts (a 32-bit count of milliseconds, about 24.8 days): a longer
+#: --case-timeout made every case crash in the harness.
+MAX_WAIT_S = 2_147_483.0
+
+
+def _positive(value: Any, flag: str, minimum: float = 0.0, maximum: float = MAX_WAIT_S) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{flag} must be a number, got {value!r}") from None
+    if number != number:  # NaN
+        raise ValueError(f"{flag} must be a number, got {value!r}")
     if not number > minimum:
         raise ValueError(f"{flag} must be greater than {minimum:g}, got {value!r}")
+    if not number <= maximum:
+        raise ValueError(f"{flag} must be at most {maximum:g}, got {value!r}")
     return number
 
 
 def parse_threshold(value: Any) -> float:
-    return _positive(value, "--slowdown-threshold", 1.0)
+    return _positive(value, "--slowdown-threshold", 1.0, 1e9)
 
 
 def parse_noise(value: Any) -> float:
-    number = _positive(value, "--baseline-noise")
+    number = _positive(value, "--baseline-noise", 0.0, 1e9)
     if number < 1.0:
         raise ValueError(f"--baseline-noise must be at least 1, got {value!r}")
     return number

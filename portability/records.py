@@ -26,6 +26,9 @@ KIND = "portability-run"
 #: Status values of run.json. A run whose status is still "running" when read, and whose
 #: process is gone, was killed: readers report it as interrupted.
 COMPLETE, INTERRUPTED, RUNNING = "complete", "interrupted", "running"
+#: Ended on its own before every collected case finished (``-x``, ``--maxfail``, a second Ctrl-C that
+#: pytest took as the end): the cases it holds are real, but the run is not the whole selection.
+INCOMPLETE = "incomplete"
 
 DEFAULT_VARIANT = "default"
 

@@ -50,6 +50,11 @@ def test_no_catalog_leaves_pytest_alone(pytester: pytest.Pytester) -> None:
     (["--slowdown-threshold=0.5"], "ERROR: --slowdown-threshold must be greater than 1, got '0.5'"),
     (["--slowdown-threshold=fast"], "ERROR: --slowdown-threshold must be a number, got 'fast'"),
     (["--case-timeout=0"], "ERROR: --case-timeout must be greater than 0, got '0'"),
+    # past what a worker's pipe can wait, every case crashed in the harness and the run said complete
+    (["--case-timeout=inf"], "ERROR: --case-timeout must be at most 2.14748e+06, got 'inf'"),
+    (["--case-timeout=3000000"], "ERROR: --case-timeout must be at most 2.14748e+06, got '3000000'"),
+    (["--timing-budget=inf"], "ERROR: --timing-budget must be at most 2.14748e+06, got 'inf'"),
+    (["--timing-budget=nan"], "ERROR: --timing-budget must be a number, got 'nan'"),
     (["--baseline=nowhere"], "ERROR: --baseline 'nowhere' is not a run directory"),
     (["--cpu-threads=0"], "ERROR: --cpu-threads '0' is not valid on this machine ("),
     (["--cpu-threads=many"], "ERROR: --cpu-threads 'many' is not valid on this machine ("),
@@ -414,3 +419,60 @@ def test_what_a_case_leaves_behind_is_freed_before_the_next(pytester: pytest.Pyt
     result.assert_outcomes(passed=31)
     run = only_run(pytester.path / "out")
     assert [c["api"] for c in run.cases][-1] == "jax.numpy.array"  # measured after the 30 others
+
+
+def test_a_run_stopped_by_x_is_incomplete_and_expectations_refuse_it(pytester: pytest.Pytester) -> None:
+    """-x stops at the first failure: the run holds real cases but not every collected one, so it is
+    ``incomplete``, never ``complete``, and ``expectations update`` takes it only when told."""
+    write_kernels(pytester, "torch", "stops", """
+        import numpy as np
+        from portability.catalog import Kernel, normal
+        KERNELS = [Kernel("torch.abs", "elementwise", normal(8), reference=np.abs),
+                   Kernel("torch.neg", "elementwise", normal(8), reference=np.abs),  # wrong on purpose: fails
+                   Kernel("torch.sin", "elementwise", normal(8), reference=np.sin),
+                   Kernel("torch.cos", "elementwise", normal(8), reference=np.cos)]
+    """)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--results-dir=out", "--dtype=float32", "-x", *FAST,
+                                           "kernels")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    run = only_run(pytester.path / "out")
+    assert run.meta["collected"] == 4 and len(run.cases) == 2
+    assert run.meta["status"] == run.status == storage.INCOMPLETE
+    cli = [sys.executable, "-m", "portability.cli", "expectations", "update", str(run.path), "--dir", "exp"]
+    refused = subprocess.run(cli, cwd=pytester.path, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and not (pytester.path / "exp").exists()
+    assert refused.stderr.strip().splitlines() == [
+        f"portability: error: {run.path} is incomplete (2 of 4 collected cases): expectations come from a complete "
+        "run (--allow-incomplete takes its cases anyway)"]
+    taken = subprocess.run([*cli, "--allow-incomplete"], cwd=pytester.path, capture_output=True, text=True,
+                           timeout=120)
+    assert taken.returncode == 0, taken.stderr
+    assert "torch.neg[float32-cpu]" in (pytester.path / "exp" / "torch-cpu.txt").read_text()
+
+
+def test_a_run_marked_running_is_running_while_its_process_lives(tmp_path: Path) -> None:
+    import socket
+
+    writer = storage.RunWriter(tmp_path, {"machine": {"hostname": socket.gethostname()}})
+    assert storage.read_run(writer.dir).status == storage.RUNNING  # this process wrote it and lives
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    writer.update(pid=int(dead.stdout))
+    assert storage.read_run(writer.dir).status == storage.INTERRUPTED  # killed: its process is gone
+    writer.update(pid=os.getpid(), machine={"hostname": "another-machine"})
+    assert storage.read_run(writer.dir).status == storage.INTERRUPTED  # not knowable here: not running
+
+
+def test_ctrl_c_twice_never_leaves_a_partial_run_complete(pytester: pytest.Pytester) -> None:
+    """A second Ctrl-C at once used to end pytest in a way the run recorded as complete (1 of 20 cases).
+    Whatever the two signals interrupt, a run is complete only if every collected case finished."""
+    write_kernels(pytester, "torch", "slow", SLOW)
+    proc = _start(pytester, "out")
+    run_dir = _wait_for_cases(pytester.path / "out", 2)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(300)
+    run = storage.read_run(run_dir)
+    assert run.meta["status"] != storage.RUNNING and run.meta["ended"]
+    assert (run.status == storage.COMPLETE) == (len(run.cases) == run.meta["collected"] == 8), (
+        run.status, len(run.cases))
+    assert len(run.cases) >= 2

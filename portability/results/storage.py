@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from portability.records import (
     COMPLETE,
+    INCOMPLETE,
     INTERRUPTED,
     KIND,
     RUNNING,
@@ -32,8 +33,8 @@ from portability.records import (
     migrate_meta,
 )
 
-__all__ = ["COMPLETE", "INTERRUPTED", "KIND", "RUNNING", "SCHEMA_VERSION", "CaseLog", "Run", "RunFileError",
-           "RunWriter", "find_runs", "latest_by_key", "read_run"]
+__all__ = ["COMPLETE", "INCOMPLETE", "INTERRUPTED", "KIND", "RUNNING", "SCHEMA_VERSION", "CaseLog", "Run",
+           "RunFileError", "RunWriter", "find_runs", "latest_by_key", "read_run"]
 
 
 class RunFileError(Exception):
@@ -120,6 +121,9 @@ class RunWriter:
         self.cases.close()
         # Count the lines on disk: under pytest -n the workers appended them, not this process.
         count = sum(1 for line in (self.dir / "cases.jsonl").read_text(encoding="utf-8").splitlines() if line)
+        collected = fields.get("collected", self.meta.get("collected"))
+        if status == COMPLETE and isinstance(collected, int) and count < collected:
+            status = INCOMPLETE  # complete means every collected case finished
         self.update(status=status, ended=now(), cases=count, **fields)
 
 
@@ -135,12 +139,31 @@ class Run:
 
     @property
     def status(self) -> str:
+        """complete, incomplete or interrupted as the run ended; a run still marked running is running
+        while its process is alive on this machine, and was killed (interrupted) otherwise."""
         status = self.meta.get("status")
-        return COMPLETE if status == COMPLETE else INTERRUPTED
+        if status in (COMPLETE, INCOMPLETE, INTERRUPTED):
+            return str(status)
+        if status == RUNNING and _alive(self.meta.get("pid"), (self.meta.get("machine") or {}).get("hostname")):
+            return RUNNING
+        return INTERRUPTED
 
     @property
     def run_id(self) -> str:
         return str(self.meta.get("run_id", self.path.name))
+
+
+def _alive(pid: Any, hostname: Any) -> bool:
+    """Whether the process that wrote a run is still alive: only knowable on the machine that ran it."""
+    if not isinstance(pid, int) or hostname != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, under another user
+    return True
 
 
 def read_run(path: Path | str) -> Run:
