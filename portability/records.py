@@ -221,6 +221,21 @@ class RunMeta(TypedDict, total=False):
     migrated_from: int
 
 
+# -- text from frameworks --------------------------------------------------------------------------
+
+#: C0 and C1 control characters but newline and tab: ESC starts the terminal sequences that clear a
+#: screen, set a window title or hide text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """A framework's text as a record keeps it: valid UTF-8 (a lone surrogate from undecodable bytes
+    becomes '?') with every control character but newline and tab shown as its escape (``\x1b``),
+    so no terminal or page ever interprets it."""
+    valid = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", valid)
+
+
 # -- case keys -------------------------------------------------------------------------------------
 
 def case_param(variant: str, dtype: str, backend: str) -> str:

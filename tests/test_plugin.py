@@ -476,3 +476,27 @@ def test_ctrl_c_twice_never_leaves_a_partial_run_complete(pytester: pytest.Pytes
     assert (run.status == storage.COMPLETE) == (len(run.cases) == run.meta["collected"] == 8), (
         run.status, len(run.cases))
     assert len(run.cases) >= 2
+
+
+def test_control_codes_and_broken_utf8_in_a_message_stay_text(pytester: pytest.Pytester) -> None:
+    """A framework message with terminal escapes (clear screen, window title) and undecodable bytes is
+    stored and printed as visible text: no ESC reaches the terminal, every file stays valid UTF-8."""
+    write_kernels(pytester, "torch", "hostile", r'''
+        from portability.catalog import Kernel, normal
+
+        def hostile(c, x):
+            raise RuntimeError("boom \x1b[2J\x1b]0;pwned\x07 " + b"\xff\xfe".decode("utf-8", "surrogateescape"))
+
+        KERNELS = [Kernel("torch.abs", "elementwise", normal(8), call=hostile)]
+    ''')
+    result = pytester.runpytest_subprocess("--backend=cpu", "--dtype=float32", "--results-dir=out", *FAST, "kernels")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "\x1b" not in result.stdout.str() and "\\x1b[2J" in result.stdout.str()
+    (case,) = only_run(pytester.path / "out").cases
+    assert case["message"].startswith("RuntimeError: boom \\x1b[2J\\x1b]0;pwned\\x07 ??")
+    assert "\x1b" not in (case["traceback"] or "")
+    run_dir = str(only_run(pytester.path / "out").path)
+    printed = subprocess.run([sys.executable, "-m", "portability.cli", "cases", run_dir],
+                             cwd=pytester.path, capture_output=True, timeout=120)
+    assert printed.returncode == 0 and b"\x1b" not in printed.stdout
+    printed.stdout.decode("utf-8")  # valid UTF-8

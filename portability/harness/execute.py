@@ -12,7 +12,7 @@ from portability import outcomes, verdicts
 from portability.catalog import Kernel
 from portability.catalog.cases import Case
 from portability.options import Settings
-from portability.records import CaseRecord, Facts, RatioRecord, WorkerInfo
+from portability.records import CaseRecord, Facts, RatioRecord, WorkerInfo, clean_text
 from portability.runner.pool import Pool
 from portability.vocabulary import DEFAULT_SIZE, DEFAULT_TPU_TOPOLOGY
 
@@ -32,15 +32,15 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: Facts | Mapping
         "backend": case.backend,
         "outcome": verdict.outcome,
         "failure": outcomes.category_of(verdict.outcome),
-        "message": verdicts.first_line(verdict.message, 500),
+        "message": clean_text(verdicts.first_line(verdict.message, 500)),
         "exception": error.get("type"),
         "stage": error.get("stage"),
-        "traceback": error.get("traceback"),
+        "traceback": clean_text(error["traceback"]) if error.get("traceback") else None,
         "device_used": facts.get("devices_used"),
         "output_dtypes": facts.get("output_dtypes"),
         "check": facts.get("check"),
         "tolerance_used": (facts.get("numerics") or {}).get("tolerance_used"),
-        "warnings": facts.get("warnings") or [],
+        "warnings": [clean_text(w) for w in facts.get("warnings") or []],
         "timing": facts.get("timing"),
         "reference_timing": facts.get("reference_timing"),
         "ratio": ratio,
