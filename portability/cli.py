@@ -197,8 +197,12 @@ def _report(args: argparse.Namespace) -> int:
     if not runs:
         print(f"portability: error: no runs given and none under {Path(args.results_dir) / 'runs'}", file=sys.stderr)
         return 2
-    out = report.write(runs, Path(args.output), tuple(args.compare) if args.compare else None)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(runs)} runs)")
+    # runs named on the command line must all be read; every run of a folder, as many as can be
+    skipped: list[str] | None = None if args.runs else []
+    out = report.write(runs, Path(args.output), tuple(args.compare) if args.compare else None, skipped)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(runs) - len(skipped or [])} runs)")
+    for line in skipped or []:
+        print(f"left out {line}", file=sys.stderr)
     return 0
 
 

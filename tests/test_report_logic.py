@@ -82,3 +82,27 @@ def test_a_compile_only_column_sits_beside_the_studys_tpu_and_is_never_a_tpu_run
     # no cross-hardware timing view for a column that never ran
     cols = [report.Column(both.run_id, b, both) for b in ("cpu", "tpu-compile")]
     assert report.cross_hardware(cols) == []
+
+
+def test_one_unreadable_run_does_not_stop_the_report_of_the_others(tmp_path: Path) -> None:
+    """A run of a newer schema in the results folder: the folder's report leaves it out with one line;
+    a run named on the command line must be read, so there it is the error."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    good = Path(__file__).parent / "data" / "v2" / "run"
+    shutil.copytree(good, tmp_path / "runs" / "good")
+    shutil.copytree(good, tmp_path / "runs" / "newer")
+    meta = json.loads((tmp_path / "runs" / "newer" / "run.json").read_text())
+    (tmp_path / "runs" / "newer" / "run.json").write_text(json.dumps({**meta, "schema": 99}))
+    cli = [sys.executable, "-m", "portability.cli", "report", "-o", str(tmp_path / "index.html")]
+    folder = subprocess.run([*cli, "--results-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert folder.returncode == 0, folder.stderr
+    assert folder.stdout.startswith(f"wrote {tmp_path / 'index.html'} (") and folder.stdout.rstrip().endswith(
+        "1 runs)")
+    (line,) = folder.stderr.strip().splitlines()
+    assert line.startswith(f"left out {tmp_path / 'runs' / 'newer' / 'run.json'}") and "newer than" in line
+    named = subprocess.run([*cli, str(tmp_path / "runs" / "newer")], capture_output=True, text=True, timeout=300)
+    assert named.returncode == 2 and "newer than this version reads" in named.stderr

@@ -86,9 +86,18 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
 
 
 def write(run_dirs: Iterable[Path | str], out: Path,
-          compare_pair: tuple[Path | str, Path | str] | None = None) -> Path:
-    """Read the runs (``RunFileError`` names a bad one), render, and write the page atomically."""
-    runs = [storage.read_run(p) for p in run_dirs]
+          compare_pair: tuple[Path | str, Path | str] | None = None, skipped: list[str] | None = None) -> Path:
+    """Read the runs, render, and write the page atomically. A run that cannot be read raises
+    ``RunFileError`` naming it, or, given ``skipped``, is left out with that one line appended there:
+    one bad run in a results folder must not stop the page of all the others."""
+    runs = []
+    for path in run_dirs:
+        try:
+            runs.append(storage.read_run(path))
+        except storage.RunFileError as exc:
+            if skipped is None:
+                raise
+            skipped.append(str(exc))
     pair = (storage.read_run(compare_pair[0]), storage.read_run(compare_pair[1])) if compare_pair else None
     html = render(runs, pair)
     out.parent.mkdir(parents=True, exist_ok=True)
