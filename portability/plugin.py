@@ -57,6 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     _check_rootdir(config)
+    _check_cache_options(config)
     state = roles.for_config(config, settings, plan)
     config.stash[SESSION_KEY] = state
     config.stash[EXECUTOR_KEY] = state
@@ -67,6 +68,22 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{fw}: a catalog case of {fw}")
     config.addinivalue_line("markers", "paper: a function sampled by Mince et al. 2023")
     config.addinivalue_line("markers", "sample: a function drawn in our usage sample (kernels/<framework>/sample.json)")
+
+
+#: pytest's options that read the last run's failures from its cache (cacheprovider, stepwise)
+_CACHE_OPTIONS = (("lf", "--lf"), ("failedfirst", "--ff"), ("stepwise", "--sw"), ("stepwise_skip", "--sw-skip"))
+
+
+def _check_cache_options(config: pytest.Config) -> None:
+    """The project runs pytest without its cache (``-p no:cacheprovider``), where --lf, --ff and --sw
+    silently rerun everything: refuse them in one line rather than run what was not asked."""
+    if config.pluginmanager.has_plugin("cacheprovider"):
+        return
+    for dest, flag in _CACHE_OPTIONS:
+        if config.getoption(dest, None):
+            raise pytest.UsageError(
+                f"{flag} needs pytest's cache, which this project turns off (-p no:cacheprovider); "
+                "rerun failing cases by node id (portability cases RUN_DIR --outcome fail lists them)")
 
 
 def _python_plugin_collects(path: Path, parent: pytest.Collector) -> bool:

@@ -55,6 +55,7 @@ def test_no_catalog_leaves_pytest_alone(pytester: pytest.Pytester) -> None:
     (["--case-timeout=3000000"], "ERROR: --case-timeout must be at most 2.14748e+06, got '3000000'"),
     (["--timing-budget=inf"], "ERROR: --timing-budget must be at most 2.14748e+06, got 'inf'"),
     (["--timing-budget=nan"], "ERROR: --timing-budget must be a number, got 'nan'"),
+    (["--lf"], None),  # with the cache on (not this project's setting), pytest's own --lf works
     (["--baseline=nowhere"], "ERROR: --baseline 'nowhere' is not a run directory"),
     (["--cpu-threads=0"], "ERROR: --cpu-threads '0' is not valid on this machine ("),
     (["--cpu-threads=many"], "ERROR: --cpu-threads 'many' is not valid on this machine ("),
@@ -500,3 +501,16 @@ def test_control_codes_and_broken_utf8_in_a_message_stay_text(pytester: pytest.P
                              cwd=pytester.path, capture_output=True, timeout=120)
     assert printed.returncode == 0 and b"\x1b" not in printed.stdout
     printed.stdout.decode("utf-8")  # valid UTF-8
+
+
+@pytest.mark.parametrize("flag", ["--lf", "--ff", "--sw"])
+def test_cache_options_are_refused_where_the_project_turns_the_cache_off(pytester: pytest.Pytester, flag: str) -> None:
+    """With the project's ini (``addopts = -p no:cacheprovider``) pytest still accepts these and reran
+    everything; now one line says why not and what to do instead."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess(flag)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [ln for ln in result.stderr.lines if ln.startswith("ERROR:")]
+    assert errors == [f"ERROR: {flag} needs pytest's cache, which this project turns off (-p no:cacheprovider); "
+                      "rerun failing cases by node id (portability cases RUN_DIR --outcome fail lists them)"]
