@@ -27,11 +27,12 @@ from portability.catalog import (
     VEC,
     Keep,
     Kernel,
+    monitored_steps,
     normal,
     nothing,
     paper,
+    step_graph,
     strict_graph,
-    strict_placement,
     strict_session,
     tmpdir,
 )
@@ -467,13 +468,11 @@ def _restore_state_setup(c):
 def _checkpoint_hook_setup(c, x):
     tf = c.fw
     host = x.numpy()
-    g = tf.Graph()
+    g, train = step_graph(c)
     with g.as_default(), tf.device(c.device):
-        global_step = tf.compat.v1.train.create_global_step()
         # Fed at initialisation, not a graph constant: the hook writes the graph to disk as text.
         initial = tf.compat.v1.placeholder(x.dtype, shape=host.shape)
         tf.compat.v1.Variable(initial, name="v")
-        train = tf.compat.v1.assign_add(global_step, 1)
     saved = []
 
     class Listener(tf.compat.v1.train.CheckpointSaverListener):
@@ -485,10 +484,7 @@ def _checkpoint_hook_setup(c, x):
         with g.as_default():
             hook = c.fn(directory, save_steps=2, listeners=[Listener()])
             scaffold = tf.compat.v1.train.Scaffold(init_feed_dict={initial: host})
-            creator = tf.compat.v1.train.ChiefSessionCreator(scaffold=scaffold, config=strict_placement(tf))
-            with tf.compat.v1.train.MonitoredSession(creator, hooks=[hook]) as sess:  # initialises: step 0
-                for _ in range(5):
-                    sess.run(train)
+        monitored_steps(c, g, train, hook, 5, scaffold)  # saves at steps 0 (initialised), 2, 4 and 5 (end)
         return [directory, *saved]
 
     directory = tmpdir(step, "tf_checkpoint_hook_")
@@ -531,7 +527,7 @@ def _list_variables_setup(c):
                 tf.compat.v1.Variable(tf.zeros(shape, tf.int64 if name == "step" else tf.float32), name=name)
         saver = tf.compat.v1.train.Saver()
         init = tf.compat.v1.global_variables_initializer()
-    with tf.compat.v1.Session(graph=g, config=strict_placement(tf)) as sess:
+    with strict_session(c, g) as sess:
         sess.run(init)
         prefix = saver.save(sess, os.path.join(directory, "model.ckpt"))
     return step
@@ -586,7 +582,7 @@ def _simple_save_setup(c, x, w):
         bias = tf.compat.v1.Variable(tf.ones([x.shape[1]], x.dtype), name="b")
         out = tf.math.add(inp * weight, bias, name="out")
         init = tf.compat.v1.global_variables_initializer()
-    sess = tf.compat.v1.Session(graph=g, config=strict_placement(tf))
+    sess = strict_session(c, g)
     sess.run(init)
     exports = []
 

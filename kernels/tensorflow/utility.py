@@ -25,12 +25,13 @@ from portability.catalog import (
     VEC,
     Keep,
     Kernel,
+    monitored_steps,
     normal,
     nothing,
     pair,
     paper,
     raises,
-    strict_placement,
+    step_graph,
 )
 
 INTS = ("int8", "int16", "int32", "int64", "uint8")
@@ -284,11 +285,9 @@ def _dvariable_setup(c, x, y):
 def _logging_hook_setup(c, x):
     tf = c.fw
     host = x.numpy()
-    g = tf.Graph()
+    g, train = step_graph(c)
     with g.as_default(), tf.device(c.device):
-        global_step = tf.compat.v1.train.create_global_step()
         y = tf.math.multiply(tf.constant(host), 2)
-        train = tf.compat.v1.assign_add(global_step, 1)
     logged = []
 
     def formatter(values):
@@ -299,10 +298,7 @@ def _logging_hook_setup(c, x):
         logged.clear()
         with g.as_default():
             hook = c.fn({"y": y}, every_n_iter=2, formatter=formatter)
-            creator = tf.compat.v1.train.ChiefSessionCreator(config=strict_placement(tf))
-            with tf.compat.v1.train.MonitoredSession(creator, hooks=[hook]) as sess:
-                for _ in range(5):
-                    sess.run(train)
+        monitored_steps(c, g, train, hook, 5)
         return len(logged), np.stack(logged)
 
     return step

@@ -39,10 +39,12 @@ from portability.catalog.kernel import (
     Kernel,
     block_mean,
     copy_params,
+    monitored_steps,
     one_rank_group,
     paper,
     raises,
     same,
+    step_graph,
     strict_graph,
     strict_placement,
     strict_session,
@@ -53,7 +55,8 @@ from portability.vocabulary import DEFAULT_TOL
 
 __all__ = [
     "BIG_SIDE", "DEFAULT_TOL", "FLOATS", "SIDE", "VEC", "CatalogError", "Draw", "Keep", "Kernel", "block_mean",
-    "copy_params", "dense_layers", "images", "int_pair", "integers", "linear_layer", "matmul", "normal", "nothing",
-    "one_rank_group", "pair", "paper", "positive", "raises", "same", "sparse_coo", "sparse_matrix", "spd",
-    "strict_graph", "strict_placement", "strict_session", "tmpdir", "unchecked", "uniform", "well_conditioned",
+    "copy_params", "dense_layers", "images", "int_pair", "integers", "linear_layer", "matmul", "monitored_steps",
+    "normal", "nothing", "one_rank_group", "pair", "paper", "positive", "raises", "same", "sparse_coo",
+    "sparse_matrix", "spd", "step_graph", "strict_graph", "strict_placement", "strict_session", "tmpdir",
+    "unchecked", "uniform", "well_conditioned",
 ]

@@ -227,6 +227,29 @@ def strict_graph(c: Any) -> tuple[Any, Any]:
     return graph, strict_session(c, graph)
 
 
+def step_graph(c: Any) -> tuple[Any, Any]:
+    """A fresh TF1 graph holding a global step, and the op that advances it by one: the training loop
+    a ``tf.compat.v1.train`` hook watches. The kernel adds its own ops under ``with
+    graph.as_default(), tf.device(c.device)`` and makes its hook under ``graph.as_default()``."""
+    tf = c.fw
+    graph = tf.Graph()
+    with graph.as_default(), tf.device(c.device):
+        train = tf.compat.v1.assign_add(tf.compat.v1.train.create_global_step(), 1)
+    return graph, train
+
+
+def monitored_steps(c: Any, graph: Any, train: Any, hook: Any, steps: int, scaffold: Any = None) -> None:
+    """Run ``train`` ``steps`` times in a TF1 ``MonitoredSession`` with ``hook``, strict placement
+    (``strict_placement``). Opening the session initialises the graph's variables, which hooks see
+    as step 0."""
+    tf = c.fw
+    with graph.as_default():
+        creator = tf.compat.v1.train.ChiefSessionCreator(scaffold=scaffold, config=strict_placement(tf))
+        with tf.compat.v1.train.MonitoredSession(creator, hooks=[hook]) as sess:
+            for _ in range(steps):
+                sess.run(train)
+
+
 def block_mean(x: Any, block: Sequence[int]) -> Any:
     """Means over non-overlapping blocks of ``x``'s trailing dimensions (each divisible by its block):
     the NumPy reference of average pooling with kernel = stride = ``block``."""
