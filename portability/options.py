@@ -20,6 +20,9 @@ from portability.vocabulary import BACKENDS, DEFAULT_SIZE, DEFAULT_TPU_TOPOLOGY,
 
 DEFAULT_CASE_TIMEOUT = 120.0
 DEFAULT_RESULTS_DIR = "reports"
+#: Percent of the machine's memory one framework worker may hold: with three frameworks' workers alive
+#: at once (a few hundred MB each when idle), one runaway case still leaves the machine half its memory.
+DEFAULT_WORKER_MEMORY = 50
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("--cpu-threads", "CPUs, and threads, for each framework worker: N or all (default: 1, one pinned CPU: "
            "no parallel region waits for a second thread, so microsecond timings are repeatable; all: the "
            "frameworks' own thread pools on every CPU)", cpus.DEFAULT, "N"),
+    Option("--worker-memory", "the most memory a framework worker may hold while it runs a case (its resident "
+           "set, with the processes its kernels start): a size (8G, 512M), a share of this machine's memory "
+           f"(50%%), or off; a case that goes over is fail:oom and its worker is replaced, so a runaway kernel "
+           f"never reaches the kernel's OOM killer (default: {DEFAULT_WORKER_MEMORY}%% of this machine)",
+           f"{DEFAULT_WORKER_MEMORY}%", "SIZE"),
     Option("--expectations", "a folder of <framework>-<backend>.txt files listing known failing cases: those fail "
            "as expected (xfail), any other failure fails the session, a listed case that passes is reported fixed "
            "(default: none)", None, "DIR"),
@@ -164,6 +172,32 @@ def parse_noise(value: Any) -> float:
     return number
 
 
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
+
+
+def parse_memory(value: Any, machine_bytes: int | None) -> int | None:
+    """``--worker-memory``: bytes, or None for off. A share (``50%``) needs the machine's memory."""
+    text = str(DEFAULT_WORKER_MEMORY) + "%" if value is None else str(value).strip()
+    valid = "valid: a size such as 8G or 512M, a share of this machine's memory such as 50%, or off"
+    if text.lower() == "off":
+        return None
+    if text.endswith("%"):
+        try:
+            share = float(text[:-1])
+        except ValueError:
+            raise ValueError(f"--worker-memory {value!r}; {valid}") from None
+        if not 0 < share <= 100:
+            raise ValueError(f"--worker-memory {value!r}: a share must be over 0% and at most 100%")
+        if machine_bytes is None:
+            raise ValueError(f"--worker-memory {value!r}: this machine does not say how much memory it has; "
+                             "give a size such as 8G, or off")
+        return int(machine_bytes * share / 100)
+    m = _SIZE.match(text)
+    if not m or float(m[1]) <= 0:
+        raise ValueError(f"--worker-memory {value!r}; {valid}")
+    return int(float(m[1]) * 1024 ** " KMGT".index(m[2].upper() or " "))
+
+
 @dataclass(frozen=True)
 class Settings:
     backends: tuple[str, ...]
@@ -182,6 +216,8 @@ class Settings:
     report: bool = True
     tpu_topology: str = DEFAULT_TPU_TOPOLOGY
     jax_x64: bool = True
+    #: bytes a framework worker may hold while it runs a case; None: no limit
+    worker_memory: int | None = None
 
     def worker_options(self) -> dict[str, Any]:
         """What a framework worker needs to know before it imports its framework."""
@@ -200,7 +236,7 @@ def _expectations(value: str | None) -> Path | None:
     return Path(value)
 
 
-def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
+def settings(get: Callable[[str], Any], installed: Sequence[str], machine_bytes: int | None = None) -> Settings:
     """Validated settings; ``get("backend")`` returns the raw value of ``--backend``."""
     baseline = get("baseline")
     if baseline is not None:
@@ -225,6 +261,7 @@ def settings(get: Callable[[str], Any], installed: Sequence[str]) -> Settings:
         report=not get("no_report"),
         tpu_topology=parse_topology(get("tpu_topology")),
         jax_x64=parse_switch(get("jax_x64"), "--jax-x64"),
+        worker_memory=parse_memory(get("worker_memory"), machine_bytes),
     )
 
 

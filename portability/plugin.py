@@ -7,6 +7,9 @@ A pytest run that collects no catalog file is left exactly as it was.
 from __future__ import annotations
 
 import fnmatch
+import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from portability.harness import session as roles
 from portability.harness.collect import COLLECTION_KEY, EXECUTOR_KEY, CaseItem, CatalogFile, Collection
 from portability.harness.session import COLLECTED_KEY, Controller, RunSession
 from portability.results import storage, summary
-from portability.runner import backends
+from portability.runner import backends, procs
 from portability.vocabulary import FRAMEWORKS
 
 
@@ -27,9 +30,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser.getgroup("portability", "portability catalog").addoption)
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
     state = config.stash.get(SESSION_KEY, None)
-    return options.header(state.settings) if state is not None else None
+    if state is None:
+        return None
+    lines = [options.header(state.settings)]
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        lines.append("portability: SIGINT is ignored in this process (started as a background job of a script, "
+                     f"as POSIX shells start them): Ctrl-C does not stop it; kill -TERM {os.getpid()} does, "
+                     "and keeps every finished case")
+    return lines
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def _stop_on_sigterm(config: pytest.Config) -> None:
+    """SIGTERM (``kill``, a CI job's timeout) ends the run as Ctrl-C does: finished cases kept, run
+    marked interrupted, exit code 2. Python's default would die at once and leave run.json
+    ``running``. A handler someone else installed is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    config.add_cleanup(restore)
 
 
 def _check_rootdir(config: pytest.Config) -> None:
@@ -51,13 +81,14 @@ def _check_rootdir(config: pytest.Config) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        settings = options.settings(config.getoption, backends.installed())
+        settings = options.settings(config.getoption, backends.installed(), procs.machine_memory())
         workers = config.getoption("numprocesses", None) if not hasattr(config, "workerinput") else None
         plan = parallel.plan(settings.backends, int(workers)) if workers else None
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     _check_rootdir(config)
     _check_cache_options(config)
+    _stop_on_sigterm(config)
     state = roles.for_config(config, settings, plan)
     config.stash[SESSION_KEY] = state
     config.stash[EXECUTOR_KEY] = state
@@ -129,7 +160,10 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 def pytest_configure_node(node: Any) -> None:
     state = node.config.stash[SESSION_KEY]
     assert isinstance(state, Controller)
-    node.workerinput["portability_run_dir"] = str(state.open_for_workers())
+    try:
+        node.workerinput["portability_run_dir"] = str(state.open_for_workers())
+    except storage.RunWriteError as exc:
+        raise pytest.UsageError(f"--results-dir {str(state.settings.results_dir)!r}: {exc}") from None
     devices = state.plan.get("devices")
     if devices:
         index = int(str(node.workerinput["workerid"]).removeprefix("gw"))
@@ -139,14 +173,6 @@ def pytest_configure_node(node: Any) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     node.config.stash[COLLECTED_KEY] = len(ids)
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node: Any, error: Any) -> None:
-    output = getattr(node, "workeroutput", {}).get("portability")
-    state = node.config.stash[SESSION_KEY]
-    if output and isinstance(state, Controller):
-        state.node_outputs.append(output)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -166,6 +192,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if state.settings.expectations is not None:
         for line in summary.expectation_lines(state.records, state.expected):
             tr.write_line(line)
+    if state.stopped:
+        tr.write_line(f"run stopped: {state.stopped}; its {len(state.records)} finished cases are in "
+                      f"{state.writer.dir} (no report written)")
+        return
     tr.write_line(f"run written to {state.writer.dir}")
     if state.settings.report:
         from portability.results import report

@@ -218,6 +218,8 @@ class RunMeta(TypedDict, total=False):
     workers_started: int
     worker_startup_s: list[float]
     xdist_cpus: dict[str, Any]
+    #: why the run stopped before its end (a run file it could not write); absent when it did not
+    stopped: str
     migrated_from: int
 
 

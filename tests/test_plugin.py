@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from scratch import FAST, only_run, write_kernels
 
 from portability.results import storage
 
 pytest_plugins = ["pytester"]
-
-FAST = ("--timing-budget=0.01",)
-
-
-def write_kernels(pytester: pytest.Pytester, framework: str, name: str, body: str) -> Path:
-    path = pytester.path / "kernels" / framework / f"{name}.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(body))
-    return path
-
-
-def only_run(results: Path) -> storage.Run:
-    runs = storage.find_runs(results)
-    assert len(runs) == 1, runs
-    return storage.read_run(runs[0])
 
 
 def test_no_catalog_leaves_pytest_alone(pytester: pytest.Pytester) -> None:
@@ -59,6 +41,12 @@ def test_no_catalog_leaves_pytest_alone(pytester: pytest.Pytester) -> None:
     (["--baseline=nowhere"], "ERROR: --baseline 'nowhere' is not a run directory"),
     (["--cpu-threads=0"], "ERROR: --cpu-threads '0' is not valid on this machine ("),
     (["--cpu-threads=many"], "ERROR: --cpu-threads 'many' is not valid on this machine ("),
+    (["--worker-memory=lots"], "ERROR: --worker-memory 'lots'; valid: a size such as 8G or 512M, a share of this "
+                               "machine's memory such as 50%, or off"),
+    (["--worker-memory=150%"], "ERROR: --worker-memory '150%': a share must be over 0% and at most 100%"),
+    (["--worker-memory=0G"], "ERROR: --worker-memory '0G'; valid: "),
+    (["--worker-memory=off"], None),
+    (["--worker-memory=1.5G"], None),
 ])
 def test_options_are_validated_with_one_line_errors(pytester: pytest.Pytester, args, message) -> None:
     pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
@@ -74,7 +62,8 @@ def test_options_are_validated_with_one_line_errors(pytester: pytest.Pytester, a
 HELP_GROUP = ["--backend=LIST", "--tpu-topology=NAME", "--jax-x64=on|off",
               "--framework=LIST", "--dtype=LIST", "--size=SIZE", "--baseline=RUN_DIR",
               "--slowdown-threshold=RATIO", "--baseline-noise=FACTOR", "--case-timeout=SECONDS",
-              "--timing-budget=SECONDS", "--cpu-threads=N", "--expectations=DIR", "--no-report", "--results-dir=DIR"]
+              "--timing-budget=SECONDS", "--cpu-threads=N", "--worker-memory=SIZE", "--expectations=DIR", "--no-report",
+              "--results-dir=DIR"]
 
 
 def test_the_help_group_lists_every_option_once_with_its_default(pytester: pytest.Pytester) -> None:
@@ -145,118 +134,6 @@ def test_unavailable_backend_stops_at_once_naming_what_each_framework_sees(pytes
     assert len(errors) == 1
     assert errors[0].startswith("ERROR: backend 'gpu' is not available on this machine: torch sees cpu (torch: ")
     assert not storage.find_runs(pytester.path / "out")  # nothing ran, nothing is left behind
-
-
-CHAOS = """
-    import os, signal, time
-    import numpy as np
-    from portability.catalog import Kernel, normal
-
-    def segfault(c, x):
-        os.kill(os.getpid(), signal.SIGSEGV)
-
-    def hang(c, x):
-        time.sleep(600)
-
-    KERNELS = [
-        Kernel("torch.abs", "elementwise", normal(8), call=segfault, reference=np.abs),
-        Kernel("torch.neg", "elementwise", normal(8), call=hang, reference=np.negative),
-        Kernel("torch.exp", "elementwise", normal(8), reference=np.exp),
-    ]
-"""
-
-
-def test_crash_and_hang_cost_one_case_each_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
-    write_kernels(pytester, "torch", "chaos", CHAOS)
-    result = pytester.runpytest_subprocess("--backend=cpu", "--case-timeout=15", "--results-dir=out", *FAST, "kernels")
-    result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines([
-        "*torch.abs [[]float32, cpu[]]: fail:crash: worker killed by SIGSEGV: Fatal Python error: Segmentation fault*",
-        "*torch.neg [[]float32, cpu[]]: fail:timeout: no result within the case time limit of 15 s*",
-    ])
-    run = only_run(pytester.path / "out")
-    assert run.status == storage.COMPLETE
-    outcomes = {c["api"]: c["outcome"] for c in run.cases}
-    assert outcomes == {"torch.abs": "fail:crash", "torch.neg": "fail:timeout", "torch.exp": "pass"}
-    assert run.meta["workers_started"] == 3  # the first, one after the crash, one after the timeout
-    pids = {c["api"]: c["worker_pid"] for c in run.cases}
-    assert pids["torch.exp"] is not None
-
-
-SLOW = """
-    import time
-    import numpy as np
-    from portability.catalog import Kernel, normal
-
-    def slow(c, x):
-        time.sleep(0.25)
-        return c.fn(x)
-
-    KERNELS = [Kernel(f"torch.{name}", "elementwise", normal(8), call=slow, reference=getattr(np, name))
-               for name in ("abs", "exp", "sin", "cos", "tan", "tanh", "sqrt", "square")]
-"""
-
-
-def _start(pytester: pytest.Pytester, results: str) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "pytest", "--backend=cpu", f"--results-dir={results}", "--timing-budget=0.01",
-           "-p", "no:cacheprovider", "kernels"]
-    # A background job of a non-interactive shell starts with SIGINT ignored, and Python then installs no
-    # Ctrl-C handler: the child gets the default disposition, as from an interactive terminal, by way of a
-    # small Python that sets it and execs pytest (exec keeps SIG_DFL; a preexec_fn would fork this
-    # multithreaded process).
-    restore = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-               "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
-    return subprocess.Popen([sys.executable, "-c", restore, *cmd[1:]], cwd=pytester.path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait_for_cases(results: Path, n: int, timeout: float = 600) -> Path:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for run in storage.find_runs(results):
-            cases = run / "cases.jsonl"
-            if cases.exists() and len(cases.read_text().splitlines()) >= n:
-                return run
-        time.sleep(0.2)
-    raise AssertionError(f"fewer than {n} cases in {results} after {timeout} s")
-
-
-def _gone(pid: int, timeout: float = 120) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def test_sigkill_keeps_every_finished_case(pytester: pytest.Pytester) -> None:
-    write_kernels(pytester, "torch", "slow", SLOW)
-    proc = _start(pytester, "out")
-    run_dir = _wait_for_cases(pytester.path / "out", 2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(300)
-    run = storage.read_run(run_dir)
-    assert run.status == storage.INTERRUPTED  # run.json still says "running"
-    assert run.meta["status"] == storage.RUNNING
-    assert 2 <= len(run.cases) < 8
-    assert run.problems == []  # every line that was written is whole
-    assert all(c["outcome"] == "pass" for c in run.cases)
-    # the worker notices its parent is gone and exits: no orphan keeps running
-    assert _gone(run.cases[0]["worker_pid"])
-
-
-def test_ctrl_c_marks_the_run_interrupted(pytester: pytest.Pytester) -> None:
-    write_kernels(pytester, "torch", "slow", SLOW)
-    proc = _start(pytester, "out")
-    run_dir = _wait_for_cases(pytester.path / "out", 2)
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(300) == pytest.ExitCode.INTERRUPTED
-    run = storage.read_run(run_dir)
-    assert run.meta["status"] == storage.INTERRUPTED and run.meta["ended"]
-    assert len(run.cases) >= 2
 
 
 def test_dtype_option_restricts_the_sweep_and_ids_are_stable(pytester: pytest.Pytester) -> None:
@@ -420,87 +297,6 @@ def test_what_a_case_leaves_behind_is_freed_before_the_next(pytester: pytest.Pyt
     result.assert_outcomes(passed=31)
     run = only_run(pytester.path / "out")
     assert [c["api"] for c in run.cases][-1] == "jax.numpy.array"  # measured after the 30 others
-
-
-def test_a_run_stopped_by_x_is_incomplete_and_expectations_refuse_it(pytester: pytest.Pytester) -> None:
-    """-x stops at the first failure: the run holds real cases but not every collected one, so it is
-    ``incomplete``, never ``complete``, and ``expectations update`` takes it only when told."""
-    write_kernels(pytester, "torch", "stops", """
-        import numpy as np
-        from portability.catalog import Kernel, normal
-        KERNELS = [Kernel("torch.abs", "elementwise", normal(8), reference=np.abs),
-                   Kernel("torch.neg", "elementwise", normal(8), reference=np.abs),  # wrong on purpose: fails
-                   Kernel("torch.sin", "elementwise", normal(8), reference=np.sin),
-                   Kernel("torch.cos", "elementwise", normal(8), reference=np.cos)]
-    """)
-    result = pytester.runpytest_subprocess("--backend=cpu", "--results-dir=out", "--dtype=float32", "-x", *FAST,
-                                           "kernels")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    run = only_run(pytester.path / "out")
-    assert run.meta["collected"] == 4 and len(run.cases) == 2
-    assert run.meta["status"] == run.status == storage.INCOMPLETE
-    cli = [sys.executable, "-m", "portability.cli", "expectations", "update", str(run.path), "--dir", "exp"]
-    refused = subprocess.run(cli, cwd=pytester.path, capture_output=True, text=True, timeout=120)
-    assert refused.returncode == 2 and not (pytester.path / "exp").exists()
-    assert refused.stderr.strip().splitlines() == [
-        f"portability: error: {run.path} is incomplete (2 of 4 collected cases): expectations come from a complete "
-        "run (--allow-incomplete takes its cases anyway)"]
-    taken = subprocess.run([*cli, "--allow-incomplete"], cwd=pytester.path, capture_output=True, text=True,
-                           timeout=120)
-    assert taken.returncode == 0, taken.stderr
-    assert "torch.neg[float32-cpu]" in (pytester.path / "exp" / "torch-cpu.txt").read_text()
-
-
-def test_a_run_marked_running_is_running_while_its_process_lives(tmp_path: Path) -> None:
-    import socket
-
-    writer = storage.RunWriter(tmp_path, {"machine": {"hostname": socket.gethostname()}})
-    assert storage.read_run(writer.dir).status == storage.RUNNING  # this process wrote it and lives
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    writer.update(pid=int(dead.stdout))
-    assert storage.read_run(writer.dir).status == storage.INTERRUPTED  # killed: its process is gone
-    writer.update(pid=os.getpid(), machine={"hostname": "another-machine"})
-    assert storage.read_run(writer.dir).status == storage.INTERRUPTED  # not knowable here: not running
-
-
-def test_ctrl_c_twice_never_leaves_a_partial_run_complete(pytester: pytest.Pytester) -> None:
-    """A second Ctrl-C at once used to end pytest in a way the run recorded as complete (1 of 20 cases).
-    Whatever the two signals interrupt, a run is complete only if every collected case finished."""
-    write_kernels(pytester, "torch", "slow", SLOW)
-    proc = _start(pytester, "out")
-    run_dir = _wait_for_cases(pytester.path / "out", 2)
-    proc.send_signal(signal.SIGINT)
-    proc.send_signal(signal.SIGINT)
-    proc.wait(300)
-    run = storage.read_run(run_dir)
-    assert run.meta["status"] != storage.RUNNING and run.meta["ended"]
-    assert (run.status == storage.COMPLETE) == (len(run.cases) == run.meta["collected"] == 8), (
-        run.status, len(run.cases))
-    assert len(run.cases) >= 2
-
-
-def test_control_codes_and_broken_utf8_in_a_message_stay_text(pytester: pytest.Pytester) -> None:
-    """A framework message with terminal escapes (clear screen, window title) and undecodable bytes is
-    stored and printed as visible text: no ESC reaches the terminal, every file stays valid UTF-8."""
-    write_kernels(pytester, "torch", "hostile", r'''
-        from portability.catalog import Kernel, normal
-
-        def hostile(c, x):
-            raise RuntimeError("boom \x1b[2J\x1b]0;pwned\x07 " + b"\xff\xfe".decode("utf-8", "surrogateescape"))
-
-        KERNELS = [Kernel("torch.abs", "elementwise", normal(8), call=hostile)]
-    ''')
-    result = pytester.runpytest_subprocess("--backend=cpu", "--dtype=float32", "--results-dir=out", *FAST, "kernels")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    assert "\x1b" not in result.stdout.str() and "\\x1b[2J" in result.stdout.str()
-    (case,) = only_run(pytester.path / "out").cases
-    assert case["message"].startswith("RuntimeError: boom \\x1b[2J\\x1b]0;pwned\\x07 ??")
-    assert "\x1b" not in (case["traceback"] or "")
-    run_dir = str(only_run(pytester.path / "out").path)
-    printed = subprocess.run([sys.executable, "-m", "portability.cli", "cases", run_dir],
-                             cwd=pytester.path, capture_output=True, timeout=120)
-    assert printed.returncode == 0 and b"\x1b" not in printed.stdout
-    printed.stdout.decode("utf-8")  # valid UTF-8
 
 
 @pytest.mark.parametrize("flag", ["--lf", "--ff", "--sw"])

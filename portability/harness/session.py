@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
@@ -23,7 +24,7 @@ from portability.options import Settings
 from portability.records import CaseRecord, RunMeta, WorkerInfo
 from portability.results import expectations, storage
 from portability.runner import cpus
-from portability.runner.pool import Pool, WorkerStartError
+from portability.runner.pool import LogWriteError, Pool, WorkerStartError
 from portability.verdicts import timing_mismatch
 from portability.vocabulary import FRAMEWORKS
 
@@ -69,6 +70,7 @@ def run_meta(config: pytest.Config, s: Settings, collected: int | None, parallel
             "expectations": str(s.expectations) if s.expectations else None,
             "tpu_topology": s.tpu_topology if "tpu-compile" in s.backends else None,
             "jax_x64": s.jax_x64,
+            "worker_memory_bytes": s.worker_memory,
         },
         "machine": environment.machine(Path(str(config.rootpath))),
         "parallel": parallel,
@@ -91,6 +93,8 @@ class RunSession:
         self.started = time.monotonic()
         self.context: CaseContext | None = None
         self.log: storage.CaseLog | None = None
+        #: why the run stopped before its end on its own (a run file it could not write)
+        self.stopped: str | None = None
 
     # -- running cases (PlainRun, XdistWorker) ---------------------------------------------------------
     def _open_log(self, items: list[CaseItem]) -> Path:
@@ -115,14 +119,17 @@ class RunSession:
                     "their timings are not comparable; run with the baseline's --size and --cpu-threads")
             baseline = storage.latest_by_key(base.cases)
         frameworks = [fw for fw in FRAMEWORKS if any(it.case.framework == fw for it in items)]
-        run_dir = self._open_log(items)
+        try:
+            run_dir = self._open_log(items)
+        except storage.RunWriteError as exc:
+            raise pytest.UsageError(f"--results-dir {str(s.results_dir)!r}: {exc}") from None
         slot, prefix = self._worker_slot()
         pool = Pool(run_dir, prefix=prefix, cpus=cpus.choose(s.cpu_threads, slot, cpus.allowed()),
-                    threads=s.cpu_threads, options=s.worker_options())
+                    threads=s.cpu_threads, options=s.worker_options(), memory_limit=s.worker_memory)
         self.context = CaseContext(s, pool, {}, baseline, self.expected, prefix.rstrip("-") or None)
         try:
             self.context.infos = pool.start(frameworks)  # type: ignore[assignment]
-        except WorkerStartError as exc:
+        except (WorkerStartError, LogWriteError) as exc:
             self._abandon()
             raise pytest.UsageError(str(exc)) from None
         problem = unavailable_error(s.backends, self.context.infos)
@@ -136,11 +143,25 @@ class RunSession:
                                compile_targets=compile_targets(frameworks_meta(infos)))
 
     def execute(self, item: CaseItem) -> CaseRecord:
+        """Run a case and append its record. A run file that cannot be written (a full disk) stops the
+        whole run at once, never a case: every record written so far is kept, and pytest exits 2."""
         assert self.context is not None and self.log is not None
-        record = run_case(self.context, item.case, item.kernel, item.nodeid, item.usage)
-        self.log.append(record)
+        try:
+            record = run_case(self.context, item.case, item.kernel, item.nodeid, item.usage)
+            self.log.append(record)
+        except (storage.RunWriteError, LogWriteError) as exc:
+            self.stopped = str(exc)
+            # the terminal summary says where the finished cases are (plugin.pytest_terminal_summary)
+            pytest.exit(str(exc), returncode=pytest.ExitCode.INTERRUPTED)
         self.records.append(record)
         return record
+
+    def _close_writer(self, status: str, **fields: Any) -> None:
+        """End ``run.json``; when even that cannot be written, it stays ``running``, which readers
+        report as interrupted once this process is gone."""
+        assert self.writer is not None
+        with contextlib.suppress(storage.RunWriteError):
+            self.writer.close(status, **({"stopped": self.stopped} if self.stopped else {}), **fields)
 
     def _abandon(self) -> None:
         """Nothing ran: leave no run directory behind."""
@@ -187,8 +208,8 @@ class PlainRun(RunSession):
         if self.writer is None:
             return
         wall = round(time.monotonic() - self.started, 3)
-        self.writer.close(self.status(exitstatus), wall_s=wall, load_average_end=environment.load_average(),
-                          **self._stats())
+        self._close_writer(self.status(exitstatus), wall_s=wall, load_average_end=environment.load_average(),
+                           **self._stats())
 
 
 class XdistWorker(RunSession):
@@ -207,14 +228,27 @@ class XdistWorker(RunSession):
     def _worker_slot(self) -> tuple[int, str]:
         return int(self.worker_id.removeprefix("gw")), f"{self.worker_id}-"
 
+    def start(self, items: list[CaseItem]) -> None:
+        super().start(items)
+        self._report()  # at once: an interrupted controller may never hear from this worker
+
+    def _report(self) -> None:
+        """What this worker saw, in ``xdist-<id>.json`` of the run directory, where the controller
+        reads it at the end (xdist's own channel is gone when the run is interrupted)."""
+        if self.log is None:
+            return
+        infos = self.context.infos if self.context else {}
+        with contextlib.suppress(storage.RunWriteError):  # a full disk: the next case stops the run
+            storage.write_worker_report(self.log.path.parent, self.worker_id, {
+                "worker": self.worker_id, "frameworks": frameworks_meta(infos), "stopped": self.stopped,
+                **self._stats(),
+            })
+
     def finish(self, exitstatus: int) -> None:
         self._close_pool()
         if self.log:
             self.log.close()
-        infos = self.context.infos if self.context else {}
-        self.config.workeroutput["portability"] = {  # type: ignore[attr-defined]
-            "worker": self.worker_id, "frameworks": frameworks_meta(infos), **self._stats(),
-        }
+            self._report()
 
 
 class Controller(RunSession):
@@ -224,7 +258,6 @@ class Controller(RunSession):
     def __init__(self, config: pytest.Config, settings: Settings, plan: dict[str, Any]) -> None:
         super().__init__(config, settings)
         self.plan = plan
-        self.node_outputs: list[dict[str, Any]] = []
 
     def open_for_workers(self) -> Path:
         """Create the run directory the xdist workers write into."""
@@ -239,14 +272,17 @@ class Controller(RunSession):
     def finish(self, exitstatus: int) -> None:
         if self.writer is None:
             return
-        if not self.node_outputs or not any(o["frameworks"] for o in self.node_outputs):
+        outputs = storage.read_worker_reports(self.writer.dir)
+        if not any(o["frameworks"] for o in outputs) and not storage.has_cases(self.writer.dir):
             self._abandon()  # no worker ran a catalog case
             return
+        # Interrupted, a worker may not have said what it saw; its finished cases are kept all the same.
+        self.stopped = self.stopped or next((o["stopped"] for o in outputs if o.get("stopped")), None)
         frameworks: dict[str, Any] = {}
-        for out in self.node_outputs:
+        for out in outputs:
             for fw, meta in out["frameworks"].items():
                 frameworks.setdefault(fw, meta)
-        self.writer.close(
+        self._close_writer(
             self.status(exitstatus), wall_s=round(time.monotonic() - self.started, 3),
             load_average_end=environment.load_average(),
             collected=self.config.stash.get(COLLECTED_KEY, None),
@@ -255,9 +291,9 @@ class Controller(RunSession):
             compile_targets=compile_targets(frameworks),
             # each xdist worker's framework workers run on CPUs of their own (portability.runner.cpus)
             xdist_cpus={o.get("worker"): {fw: meta.get("cpus") for fw, meta in o["frameworks"].items()}
-                        for o in self.node_outputs},
-            workers_started=sum(o["workers_started"] for o in self.node_outputs),
-            worker_startup_s=[x for o in self.node_outputs for x in o["worker_startup_s"]],
+                        for o in outputs},
+            workers_started=sum(o["workers_started"] for o in outputs),
+            worker_startup_s=[x for o in outputs for x in o["worker_startup_s"]],
         )
         self.records = storage.read_run(self.writer.dir).cases
 

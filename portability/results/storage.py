@@ -7,16 +7,18 @@ with SIGKILL keeps every finished case, and its ``run.json`` still says ``runnin
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fcntl
 import json
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from portability.records import (
     COMPLETE,
@@ -34,11 +36,19 @@ from portability.records import (
 )
 
 __all__ = ["COMPLETE", "INCOMPLETE", "INTERRUPTED", "KIND", "RUNNING", "SCHEMA_VERSION", "CaseLog", "Run",
-           "RunFileError", "RunWriter", "find_runs", "latest_by_key", "read_run"]
+           "RunFileError", "RunWriteError", "RunWriter", "find_runs", "latest_by_key", "read_run"]
 
 
 class RunFileError(Exception):
     """A run directory that is missing, corrupt, or not written by this suite."""
+
+
+class RunWriteError(Exception):
+    """A run file that could not be written (a full disk, a read-only folder): one line naming it."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        super().__init__(f"cannot write {path}: {exc.strerror or exc}")
+        self.path = path
 
 
 def now() -> str:
@@ -52,35 +62,56 @@ def new_run_id(host: str | None = None) -> str:
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
+    """Write through a temporary file and a rename; ``RunWriteError`` leaves the old file and no
+    temporary one behind."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise RunWriteError(path, exc) from None
 
 
 class CaseLog:
-    """Appends case records to ``cases.jsonl``, one flushed line each.
+    """Appends case records to ``cases.jsonl``, one line each, written at once.
 
     Several processes may append to one file (``pytest -n``): each line is written whole under
-    an exclusive lock, so lines never interleave.
+    an exclusive lock, so lines never interleave. A line that cannot be written whole (a full disk)
+    is cut off again, so the file keeps only whole records, and ``RunWriteError`` says why.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        try:
+            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunWriteError(path, exc) from None
         self.count = 0
 
     def append(self, record: CaseRecord) -> None:
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        fcntl.flock(self._file, fcntl.LOCK_EX)
+        assert self._fd is not None, "append after close"
+        data = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
-            self._file.write(line)
-            self._file.flush()
+            end = os.fstat(self._fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, end)
+                raise RunWriteError(self.path, exc) from None
         finally:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         self.count += 1
 
     def close(self) -> None:
-        self._file.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class RunWriter:
@@ -88,14 +119,17 @@ class RunWriter:
 
     def __init__(self, results_dir: Path, meta: RunMeta | dict[str, Any]) -> None:
         runs = results_dir / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        while True:  # mkdir is atomic: an id taken by a concurrent run is drawn again
-            run_id = new_run_id()
-            try:
-                (runs / run_id).mkdir()
-                break
-            except FileExistsError:
-                continue
+        try:
+            runs.mkdir(parents=True, exist_ok=True)
+            while True:  # mkdir is atomic: an id taken by a concurrent run is drawn again
+                run_id = new_run_id()
+                try:
+                    (runs / run_id).mkdir()
+                    break
+                except FileExistsError:
+                    continue
+        except OSError as exc:
+            raise RunWriteError(Path(exc.filename) if exc.filename else runs, exc) from None
         self.dir = runs / run_id
         self.meta: dict[str, Any] = {
             "schema": SCHEMA_VERSION,
@@ -107,8 +141,12 @@ class RunWriter:
             "pid": os.getpid(),
             **meta,
         }
-        _write_json_atomic(self.dir / "run.json", self.meta)
-        self.cases = CaseLog(self.dir / "cases.jsonl")
+        try:
+            _write_json_atomic(self.dir / "run.json", self.meta)
+            self.cases = CaseLog(self.dir / "cases.jsonl")
+        except RunWriteError:
+            shutil.rmtree(self.dir, ignore_errors=True)  # nothing was written: no run
+            raise
 
     def update(self, **fields: Any) -> None:
         self.meta.update(fields)
@@ -125,6 +163,29 @@ class RunWriter:
         if status == COMPLETE and isinstance(collected, int) and count < collected:
             status = INCOMPLETE  # complete means every collected case finished
         self.update(status=status, ended=now(), cases=count, **fields)
+
+
+def write_worker_report(run_dir: Path, worker_id: str, report: dict[str, Any]) -> None:
+    """``xdist-<worker>.json``: what a ``pytest -n`` worker saw (its frameworks' versions, devices and
+    CPUs, how many framework workers it started), for the controller's ``run.json``."""
+    _write_json_atomic(run_dir / f"xdist-{worker_id}.json", report)
+
+
+def read_worker_reports(run_dir: Path) -> list[dict[str, Any]]:
+    """The reports of a run's ``pytest -n`` workers, in worker order; one cut short is passed over."""
+    reports = []
+    for path in sorted(run_dir.glob("xdist-*.json"), key=lambda p: (len(p.name), p.name)):
+        try:
+            reports.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue
+    return [r for r in reports if isinstance(r, dict) and isinstance(r.get("frameworks"), dict)]
+
+
+def has_cases(run_dir: Path) -> bool:
+    """Whether any case was written into a run directory."""
+    path = run_dir / "cases.jsonl"
+    return path.is_file() and path.stat().st_size > 0
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import faulthandler
 import gc
 import os
+import signal
 import sys
 import threading
 import time
@@ -25,19 +26,23 @@ from portability.vocabulary import BACKENDS, FRAMEWORKS
 
 
 def _watch_parent(parent: int) -> None:
-    """Exit when the pytest process is gone (killed with SIGKILL): never outlive the run."""
+    """Exit when the pytest process is gone (killed with SIGKILL): never outlive the run, nor let
+    what a kernel started outlive it (this worker leads their process group)."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent:
-            os._exit(0)
+            os.killpg(0, signal.SIGKILL)
 
 
-def main(conn: Any, framework: str, log_path: str, parent_pid: int, pinned: Sequence[int] = (),
+def main(conn: Any, out: Any, framework: str, parent_pid: int, pinned: Sequence[int] = (),
          options: Mapping[str, Any] | None = None) -> None:
-    """A worker process, after ``pool.entry`` gave it its CPUs (``pinned``, for the record)."""
-    log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
+    """A worker process, after ``pool.entry`` gave it its CPUs (``pinned``, for the record). ``out``:
+    the pipe the pytest process copies into this worker's log; stdout and stderr (the framework's
+    native ones included) go there."""
+    os.dup2(out.fileno(), 1)
+    os.dup2(out.fileno(), 2)
+    out.close()
+    log = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
     sys.stdout = sys.stderr = log
     faulthandler.enable(log)
     # Spawn copies the parent's sys.path; catalog folders on it would shadow modules by name.

@@ -1,7 +1,9 @@
 """Worker processes as seen from the pytest process: one live worker per framework.
 
 A case that kills its worker is reported as a crash, one that outlives its time limit as a
-timeout; either way the worker is replaced on the framework's next case and the run goes on.
+timeout, one whose worker holds more memory than ``memory_limit`` as out of memory; the worker is
+replaced on the framework's next case and the run goes on. Each worker leads a process group
+(``procs``): killing it kills what its kernels started.
 """
 
 from __future__ import annotations
@@ -14,28 +16,41 @@ import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 from portability.runner import cpus as cpu_limits
+from portability.runner import procs
 
 #: How long a worker may take to import its framework and report its devices.
 STARTUP_TIMEOUT_S = 180.0
+#: How often a running case's worker is checked against the memory limit: a worker touching memory at
+#: 10 GB/s goes at most about a gigabyte over the limit before it is stopped.
+WATCH_INTERVAL_S = 0.1
+#: Every this many checks, the processes a kernel started are counted too (a scan of /proc).
+GROUP_SCAN_EVERY = 10
 
 
-def entry(conn: Any, framework: str, log_path: str, parent_pid: int, cpus: Sequence[int],
+def entry(conn: Any, out: Any, framework: str, parent_pid: int, cpus: Sequence[int],
           threads: int | None, options: Mapping[str, Any] | None = None) -> None:
-    """Target of the spawned worker process. Its CPUs and thread counts are set before anything
+    """Target of the spawned worker process. It leads a process group of its own, for the pool to
+    kill with everything its kernels start. Its CPUs and thread counts are set before anything
     imports NumPy or the framework (both size their thread pools on import), so this module
     imports the worker's machinery only here."""
+    os.setpgrp()
     pinned = cpu_limits.limit(cpus, threads)
     from portability.runner import loop
 
-    loop.main(conn, framework, log_path, parent_pid, pinned, options or {})
+    loop.main(conn, out, framework, parent_pid, pinned, options or {})
 
 
 class WorkerStartError(RuntimeError):
     """A framework's worker died or failed before it was ready."""
+
+
+class LogWriteError(Exception):
+    """A worker's log could not be written (a full disk): the run must stop, not its cases fail."""
 
 
 @dataclass
@@ -44,7 +59,12 @@ class Worker:
     process: Any
     conn: Any
     log_path: Path
+    drain: procs.LogDrain
     info: dict[str, Any] = field(default_factory=dict)
+    #: the most memory its process group was seen holding (bytes)
+    peak_bytes: int = 0
+    #: a case was sent and its answer not yet read
+    busy: bool = False
 
 
 def _log_tail(path: Path, lines: int = 400) -> list[str]:
@@ -62,13 +82,21 @@ def _log_tail(path: Path, lines: int = 400) -> list[str]:
 _ABSL_FATAL = re.compile(r"^F\d{4} [\d:.]+\s+\d+ (\S+\] .*)$")
 
 
-def crash_message(exitcode: int | None, log_tail: Iterable[str]) -> str:
-    """One line: the signal or exit status, and the most telling line the worker printed."""
+def gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def crash_message(exitcode: int | None, log_tail: Iterable[str], peak_bytes: int = 0) -> str:
+    """One line: the signal or exit status, and the most telling line the worker printed. A worker
+    killed by SIGKILL that the pool did not kill was most likely chosen by the kernel's OOM killer:
+    the memory it was last seen holding is said."""
     if exitcode is not None and exitcode < 0:
         try:
             status = f"worker killed by {signal.Signals(-exitcode).name}"
         except ValueError:
             status = f"worker killed by signal {-exitcode}"
+        if -exitcode == signal.SIGKILL and peak_bytes:
+            status += f" (holding {gib(peak_bytes)} when last seen)"
     else:
         status = f"worker exited with status {exitcode}"
     tail = list(log_tail)
@@ -85,8 +113,11 @@ class Pool:
     adapter reads before its framework is imported (``Settings.worker_options``)."""
 
     def __init__(self, log_dir: Path, prefix: str = "", cpus: Sequence[int] | None = None,
-                 threads: int | None = None, options: Mapping[str, Any] | None = None) -> None:
+                 threads: int | None = None, options: Mapping[str, Any] | None = None,
+                 memory_limit: int | None = None) -> None:
         self.log_dir = log_dir
+        #: bytes a worker's process group may hold while it runs a case (None: no limit)
+        self.memory_limit = memory_limit
         self.prefix = prefix
         self.cpus = list(cpus or [])
         self.threads = threads
@@ -100,15 +131,24 @@ class Pool:
         self.started += 1
         log_path = self.log_dir / f"worker-{self.prefix}{framework}-{self.started}.log"
         parent_conn, child_conn = self._ctx.Pipe()
+        # the worker's stdout and stderr: one pipe, copied into its log by this process
+        out_read, out_write = self._ctx.Pipe(duplex=False)
+        try:
+            drain = procs.LogDrain(os.dup(out_read.fileno()), log_path)
+        except OSError as exc:
+            raise LogWriteError(f"cannot write {log_path}: {exc.strerror}") from None
+        finally:
+            out_read.close()
         process = self._ctx.Process(
             target=entry,
-            args=(child_conn, framework, str(log_path), os.getpid(), self.cpus, self.threads, self.options),
+            args=(child_conn, out_write, framework, os.getpid(), self.cpus, self.threads, self.options),
             name=f"portability-{framework}",
             daemon=True,
         )
         process.start()
         child_conn.close()
-        return Worker(framework, process, parent_conn, log_path)
+        out_write.close()
+        return Worker(framework, process, parent_conn, log_path, drain)
 
     def _await_ready(self, w: Worker, started: float) -> None:
         remaining = STARTUP_TIMEOUT_S - (time.monotonic() - started)
@@ -118,7 +158,7 @@ class Pool:
         try:
             msg = w.conn.recv()
         except (EOFError, OSError):
-            w.process.join(5)
+            self._kill(w)
             raise WorkerStartError(
                 f"{w.framework} worker died while starting: {crash_message(w.process.exitcode, _log_tail(w.log_path))}"
             ) from None
@@ -148,43 +188,72 @@ class Pool:
         return w
 
     def run(self, framework: str, case: Mapping[str, Any], config: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-        """Facts for one case. Crash and timeout become facts with a ``terminated`` entry."""
+        """Facts for one case. Crash, timeout and memory over the limit become facts with a
+        ``terminated`` entry. ``LogWriteError`` when a worker's log could not be written."""
+        self.check_logs()
         try:
             w = self.worker(framework)
         except WorkerStartError as exc:
             return {"backend": case["backend"], "terminated": {"reason": "crash", "message": str(exc)}}
         w.conn.send({"kind": "case", "case": dict(case), "config": dict(config)})
-        if not w.conn.poll(timeout):
+        w.busy = True
+        stopped = self._watch(w, timeout)
+        if stopped is not None:
             self._kill(w)
             self.workers.pop(framework, None)
-            return {
-                "backend": case["backend"],
-                "terminated": {
-                    "reason": "timeout", "message": f"no result within the case time limit of {timeout:g} s",
-                },
-            }
+            return {"backend": case["backend"], "terminated": stopped}
         try:
             msg = w.conn.recv()
         except (EOFError, OSError):
-            w.process.join(5)
+            self._kill(w)
             self.workers.pop(framework, None)
-            message = crash_message(w.process.exitcode, _log_tail(w.log_path))
+            message = crash_message(w.process.exitcode, _log_tail(w.log_path), w.peak_bytes)
             return {"backend": case["backend"], "terminated": {"reason": "crash", "message": message}}
+        w.busy = False
         facts: dict[str, Any] = msg["facts"]
         return facts
 
+    def _watch(self, w: Worker, timeout: float) -> dict[str, str] | None:
+        """Wait for the worker's answer (or its death) while checking its memory; a ``terminated``
+        entry when it must be stopped: over the memory limit, or past the case time limit."""
+        deadline = time.monotonic() + timeout
+        ticks = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return {"reason": "timeout", "message": f"no result within the case time limit of {timeout:g} s"}
+            if w.conn.poll(min(remaining, WATCH_INTERVAL_S)):
+                return None
+            ticks += 1
+            held = procs.group_resident_bytes(w.process.pid, leader_only=ticks % GROUP_SCAN_EVERY != 0)
+            w.peak_bytes = max(w.peak_bytes, held)
+            if self.memory_limit is not None and held > self.memory_limit:
+                return {"reason": "oom", "message": f"worker held {gib(held)}, over the --worker-memory limit of "
+                                                    f"{gib(self.memory_limit)}: stopped"}
+
+    def check_logs(self) -> None:
+        """Raise ``LogWriteError`` if a worker's log could not be written since the last check."""
+        for w in self.workers.values():
+            if w.drain.error is not None:
+                exc = w.drain.error
+                raise LogWriteError(f"cannot write {w.log_path}: {exc.strerror}")
+
     @staticmethod
     def _kill(w: Worker) -> None:
-        if w.process.is_alive():
-            w.process.kill()
+        """Kill a worker's process group (the processes its kernels started with it), then reap it."""
+        procs.kill_group(w.process.pid)
         w.process.join(10)
         w.conn.close()
+        w.drain.wait(5)
 
     def close(self) -> None:
         for w in self.workers.values():
             with contextlib.suppress(OSError):
                 w.conn.send({"kind": "stop"})
         for w in self.workers.values():
-            w.process.join(10)
+            # the worker exits (one interrupted in a case is stopped at once); what its kernels
+            # started goes with it, before the worker is reaped
+            if not w.busy:
+                wait([w.process.sentinel], 10)
             self._kill(w)
         self.workers.clear()
