@@ -80,7 +80,7 @@ def test_a_worker_over_its_memory_limit_is_fail_oom_and_replaced(pytester: pytes
                                            "--results-dir=out", *FAST, "kernels")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*torch.abs [[]float32, cpu[]]: fail:oom: worker held * GiB, over the "
-                                 "--worker-memory limit of 1.0 GiB: stopped*"])
+                                 "--worker-memory limit of 1.00 GiB: stopped*"])
     run = only_run(pytester.path / "out")
     assert {c["api"]: c["outcome"] for c in run.cases} == {"torch.abs": "fail:oom", "torch.exp": "pass"}
     assert run.meta["options"]["worker_memory_bytes"] == 2**30

@@ -83,7 +83,7 @@ _ABSL_FATAL = re.compile(r"^F\d{4} [\d:.]+\s+\d+ (\S+\] .*)$")
 
 
 def gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**30:.2f} GiB"
 
 
 def crash_message(exitcode: int | None, log_tail: Iterable[str], peak_bytes: int = 0) -> str:
