@@ -69,8 +69,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--worker-memory", "the most memory a framework worker may hold while it runs a case (its resident "
            "set, with the processes its kernels start): a size (8G, 512M), a share of this machine's memory "
            f"(50%%), or off; a case that goes over is fail:oom and its worker is replaced, so a runaway kernel "
-           f"never reaches the kernel's OOM killer (default: {DEFAULT_WORKER_MEMORY}%% of this machine)",
-           f"{DEFAULT_WORKER_MEMORY}%", "SIZE"),
+           f"never reaches the kernel's OOM killer (default: {DEFAULT_WORKER_MEMORY}%% of this machine; off where "
+           "the machine does not say its memory)", None, "SIZE"),
     Option("--expectations", "a folder of <framework>-<backend>.txt files listing known failing cases: those fail "
            "as expected (xfail), any other failure fails the session, a listed case that passes is reported fixed "
            "(default: none)", None, "DIR"),
@@ -176,8 +176,11 @@ _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$", re.IGNORECASE)
 
 
 def parse_memory(value: Any, machine_bytes: int | None) -> int | None:
-    """``--worker-memory``: bytes, or None for off. A share (``50%``) needs the machine's memory."""
-    text = str(DEFAULT_WORKER_MEMORY) + "%" if value is None else str(value).strip()
+    """``--worker-memory``: bytes, or None for off. A share (``50%``) needs the machine's memory; where
+    the machine does not say (no /proc/meminfo), the default is off."""
+    if value is None:
+        value = f"{DEFAULT_WORKER_MEMORY}%" if machine_bytes is not None else "off"
+    text = str(value).strip()
     valid = "valid: a size such as 8G or 512M, a share of this machine's memory such as 50%, or off"
     if text.lower() == "off":
         return None

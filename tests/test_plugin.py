@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,37 @@ def test_no_catalog_leaves_pytest_alone(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
     assert "portability summary" not in result.stdout.str()
     assert not (pytester.path / "reports").exists()
+
+
+@pytest.mark.parametrize(("value", "machine", "expected"), [
+    (None, 16 * 2**30, 8 * 2**30),  # the default: half the machine
+    (None, None, None),  # a machine that does not say its memory: no limit rather than no run
+    ("25%", 16 * 2**30, 4 * 2**30),
+    ("8G", None, 8 * 2**30),
+    ("512M", 16 * 2**30, 512 * 2**20),
+    ("1.5GiB", None, int(1.5 * 2**30)),
+    ("2t", None, 2 * 2**40),
+    ("100000", None, 100000),
+    ("off", 16 * 2**30, None),
+    ("OFF", None, None),
+])
+def test_worker_memory_is_a_size_a_share_or_off(value, machine, expected) -> None:
+    from portability.options import parse_memory
+
+    assert parse_memory(value, machine) == expected
+
+
+@pytest.mark.parametrize(("value", "machine", "message"), [
+    ("50%", None, "--worker-memory '50%': this machine does not say how much memory it has; give a size"),
+    ("0%", 2**30, "--worker-memory '0%': a share must be over 0% and at most 100%"),
+    ("-1G", 2**30, "--worker-memory '-1G'; valid: a size such as 8G"),
+    ("lots%", 2**30, "--worker-memory 'lots%'; valid: "),
+])
+def test_worker_memory_refuses_what_it_cannot_mean(value, machine, message) -> None:
+    from portability.options import parse_memory
+
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        parse_memory(value, machine)
 
 
 @pytest.mark.parametrize(("args", "message"), [
