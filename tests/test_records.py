@@ -228,3 +228,14 @@ def test_a_run_directory_without_run_json_is_read_as_an_interrupted_run(tmp_path
     for name in ("empty", "other"):
         with pytest.raises(storage.RunFileError, match="not a run directory"):
             storage.read_run(runs / name)
+
+
+def test_an_expectations_file_that_is_not_utf8_is_a_one_line_error_naming_it(tmp_path: Path) -> None:
+    shutil.copy(DATA / "v1" / "expectations" / "torch-cpu.txt", tmp_path / "torch-cpu.txt")
+    with (tmp_path / "torch-cpu.txt").open("ab") as f:
+        f.write(b"torch.abs[float32-cpu]  # fail:dtype: caf\xe9\n")
+    offset = (tmp_path / "torch-cpu.txt").read_bytes().index(b"\xe9")
+    with pytest.raises(expectations.ExpectationsError) as err:
+        expectations.read(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / 'torch-cpu.txt'}: not UTF-8 text (byte 0xe9 at offset {offset})")
+    assert "\n" not in str(err.value)
