@@ -6,11 +6,17 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from portability import options
 from portability.results import storage, summary
 from portability.vocabulary import FRAMEWORKS
+
+
+def _notes(problems: Iterable[str]) -> None:
+    """Each problem met reading runs (a line skipped, a run.json missing) as one line on stderr, once."""
+    for problem in dict.fromkeys(problems):
+        print(f"portability: note: {problem}", file=sys.stderr)
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -18,8 +24,8 @@ def _summary(args: argparse.Namespace) -> int:
         run = storage.read_run(path)
         m = run.meta
         print(f"run {run.run_id}: {run.status}, {len(run.cases)} cases, started {m.get('started')}")
-        for problem in run.problems:
-            print(f"  note: {problem}")
+        sys.stdout.flush()  # the notes on stderr come after the line they are about
+        _notes(run.problems)
         for line in summary.render(run.cases, (m.get("options") or {}).get("backends")):
             print(line)
     return 0
@@ -36,11 +42,14 @@ def _runs(args: argparse.Namespace) -> int:
             continue
         fws = ", ".join(f"{fw} {info['versions'].get(fw, '?')}" for fw, info in run.meta.get("frameworks", {}).items())
         print(f"{path}  {run.status:<11} {len(run.cases):>5} cases  {fws}")
+        sys.stdout.flush()
+        _notes(run.problems)
     return 0
 
 
 def _cases(args: argparse.Namespace) -> int:
     run = storage.read_run(args.run)
+    _notes(run.problems)
     for case in run.cases:
         if args.outcome and not case["outcome"].startswith(args.outcome):
             continue
@@ -142,6 +151,7 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"portability: error: {exc}", file=sys.stderr)
         return 2
     base, new = storage.read_run(args.base), storage.read_run(args.new)
+    _notes([*base.problems, *new.problems])
     mismatch = compare.timing_mismatch(base.meta, new.meta)
     changes = compare.compare_runs(base.cases, new.cases, threshold=threshold, noise=noise,
                                    timing_mismatch=mismatch)
@@ -167,13 +177,15 @@ def _expectations(args: argparse.Namespace) -> int:
     from portability.results import expectations
 
     run = storage.read_run(args.run)
+    _notes(run.problems)
     if run.status != storage.COMPLETE and not args.allow_incomplete:
         print(f"portability: error: {args.run} is {run.status} ({len(run.cases)} of "
               f"{run.meta.get('collected', '?')} collected cases): expectations come from a complete run "
               "(--allow-incomplete takes its cases anyway)", file=sys.stderr)
         return 2
     for path in expectations.write(run.cases, Path(args.dir)):
-        print(f"wrote {path} ({sum(1 for line in path.read_text().splitlines() if not line.startswith('#'))} cases)")
+        listed = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
+        print(f"wrote {path} ({listed} cases)")
     return 0
 
 
@@ -183,7 +195,9 @@ def _export(args: argparse.Namespace) -> int:
     from portability.results import frames
 
     out = Path(args.output or f"{Path(args.run).name}.{args.format}")
-    frames.export(args.run, args.format, out)
+    notes: list[str] = []
+    frames.export(args.run, args.format, out, notes)
+    _notes(notes)
     print(f"wrote {out}")
     return 0
 
@@ -199,7 +213,9 @@ def _report(args: argparse.Namespace) -> int:
         return 2
     # runs named on the command line must all be read; every run of a folder, as many as can be
     skipped: list[str] | None = None if args.runs else []
-    out = report.write(runs, Path(args.output), tuple(args.compare) if args.compare else None, skipped)
+    notes: list[str] = []
+    out = report.write(runs, Path(args.output), tuple(args.compare) if args.compare else None, skipped, notes)
+    _notes(notes)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {len(runs) - len(skipped or [])} runs)")
     for line in skipped or []:
         print(f"left out {line}", file=sys.stderr)

@@ -7,6 +7,7 @@ two runs of a small torch catalog and the expectations file written from the fir
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +91,151 @@ def test_a_schema_2_run_gains_the_compile_fields() -> None:
         "torch.linalg.cholesky[float32-cpu]": ("pass", "", None),
         "jax.numpy.fft.fft[complex128-cpu]": ("fail:dtype", "", None),
     }
+
+
+# -- records read back are checked against CaseRecord ----------------------------------------------
+
+def _good_record() -> dict[str, Any]:
+    (record, *_) = storage.read_run(V2).cases
+    return {**record, "expected": None, "xdist_worker": "gw0"}
+
+
+DROP = object()  # a change that removes the field
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"key": DROP}, "field 'key' is missing"),
+    ({"outcome": DROP}, "field 'outcome' is missing"),
+    ({"outcome": 3}, "field 'outcome' is int, expected str"),
+    ({"outcome": None}, "field 'outcome' is None, expected str"),
+    ({"failure": 1.5}, "field 'failure' is float, expected str | None"),
+    ({"warnings": None}, "field 'warnings' is None, expected list[str]"),
+    ({"warnings": ["a", 1]}, "field 'warnings' is list holding int, expected list[str]"),
+    ({"device_used": "gpu"}, "field 'device_used' is str, expected list[str] | None"),
+    ({"paper": 1}, "field 'paper' is int, expected bool"),
+    ({"decile": True}, "field 'decile' is bool, expected int | None"),
+    ({"decile": 2.5}, "field 'decile' is float, expected int | None"),
+    ({"duration_s": "0.2"}, "field 'duration_s' is str, expected float"),
+    ({"duration_s": False}, "field 'duration_s' is bool, expected float"),
+    ({"timing": [0.1]}, "field 'timing' is list, expected dict | None"),
+    ({"usage": "often"}, "field 'usage' is str, expected dict[str, Any] | None"),
+    ({"expected": 0}, "field 'expected' is int, expected str | None"),
+    ({"xdist_worker": None}, "field 'xdist_worker' is None, expected str"),
+    # what is accepted
+    ({"duration_s": 2}, None),  # a number without a fraction is read as an int
+    ({"tolerance_used": [1, "x"]}, None),  # Any
+    ({"timing": {"median_s": "not checked"}}, None),  # a nested TypedDict is checked as a dict
+    ({"usage": {"calls": None}}, None),
+    ({"expected": DROP, "xdist_worker": DROP}, None),  # NotRequired
+    ({"a_field_of_later_days": 1}, None),
+])
+def test_a_record_is_checked_against_the_case_record_type(change: dict[str, Any], problem: str | None) -> None:
+    record = _good_record()
+    assert records.case_record_problem(record) is None
+    for k, v in change.items():
+        if v is DROP:
+            del record[k]
+        else:
+            record[k] = v
+    assert records.case_record_problem(record) == problem
+
+
+def test_what_is_not_a_json_object_is_not_a_case_record() -> None:
+    assert records.case_record_problem([1, 2]) == "not a case record (a JSON list)"
+    assert records.case_record_problem("x") == "not a case record (a JSON str)"
+
+
+def _copy_v2(tmp_path: Path, *extra: str) -> Path:
+    run = tmp_path / "run"
+    shutil.copytree(V2, run)
+    with (run / "cases.jsonl").open("a") as f:
+        f.writelines(line + "\n" for line in extra)
+    return run
+
+
+def test_bad_records_are_skipped_with_a_line_naming_the_file_line_and_field(tmp_path: Path) -> None:
+    good = json.loads((V2 / "cases.jsonl").read_text().splitlines()[0])
+    run = _copy_v2(tmp_path, json.dumps({**good, "outcome": 3}), json.dumps({k: v for k, v in good.items()
+                                                                             if k != "backend"}),
+                   "[1]", "{not json", json.dumps(good), '{"key": "x", "outc')
+    got = storage.read_run(run)
+    assert len(got.cases) == 4 and got.skipped_lines == 5
+    cases = run / "cases.jsonl"
+    assert got.problems == [
+        f"{cases}:4: field 'outcome' is int, expected str; skipped",
+        f"{cases}:5: field 'backend' is missing; skipped",
+        f"{cases}:6: not a case record (a JSON list); skipped",
+        f"{cases}:7: corrupt line (not JSON); skipped",
+        f"{cases}:9: truncated last line; skipped",
+    ]
+
+
+def test_a_schema_1_record_without_what_its_key_is_made_of_is_skipped(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(V1_A, run)
+    first = json.loads((run / "cases.jsonl").read_text().splitlines()[0])
+    with (run / "cases.jsonl").open("a") as f:
+        f.write(json.dumps({k: v for k, v in first.items() if k != "api"}) + "\n")
+        f.write(json.dumps({**first, "variant": 3}) + "\n")
+    got = storage.read_run(run)
+    assert len(got.cases) == 8
+    assert [p.split(": ", 1)[1] for p in got.problems] == ["field 'key' is missing; skipped"] * 2
+
+
+@pytest.mark.parametrize("run", [V1_A, V1_B, V2, *sorted(Path(__file__).parents[1].glob("reports/examples/*/runs/*"))],
+                         ids=lambda p: str(p.relative_to(Path(__file__).parents[1])))
+def test_every_committed_run_reads_without_a_problem(run: Path) -> None:
+    got = storage.read_run(run)
+    assert got.problems == [] and got.cases
+    assert len(got.cases) == len((run / "cases.jsonl").read_text().splitlines())
+
+
+def test_lone_surrogates_an_older_version_wrote_are_replaced(tmp_path: Path) -> None:
+    lines = (V2 / "cases.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first.update(message="bad byte \udcff here", warnings=["w\udc80"], usage={"k\ud800": "v"})
+    line = json.dumps(first)
+    assert "\\udcff" in line and "\\ud800" in line  # what json.dumps writes for such a str
+    run = tmp_path / "run"
+    shutil.copytree(V2, run)
+    (run / "cases.jsonl").write_text("\n".join([line, *lines[1:]]) + "\n")
+    (case, *_) = storage.read_run(run).cases
+    assert case["message"] == "bad byte ? here" and case["warnings"] == ["w?"] and case["usage"] == {"k?": "v"}
+    case["message"].encode("utf-8")  # valid UTF-8 now
+
+
+def test_a_run_directory_without_run_json_is_read_as_an_interrupted_run(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    for name in ("a-lost-run", "empty", "other"):
+        (runs / name).mkdir(parents=True)
+    shutil.copy(V2 / "cases.jsonl", runs / "a-lost-run" / "cases.jsonl")
+    (runs / "other" / "notes.txt").write_text("not a run")
+    shutil.copytree(V1_A, runs / "v1")
+    (runs / "v1-lost").mkdir()
+    shutil.copy(V1_A / "cases.jsonl", runs / "v1-lost" / "cases.jsonl")
+    assert storage.find_runs(tmp_path) == [runs / "a-lost-run", runs / "v1", runs / "v1-lost"]
+    lost = storage.read_run(runs / "a-lost-run")
+    assert lost.run_id == "a-lost-run" and lost.status == storage.INTERRUPTED
+    assert lost.meta["schema"] == records.SCHEMA_VERSION and lost.meta["kind"] == records.KIND
+    assert [c["device_only"] for c in lost.cases] == ["", "", ""]  # a schema-2 record, migrated
+    assert lost.skipped_lines == 0
+    (problem,) = lost.problems
+    assert problem.startswith(f"{runs / 'a-lost-run' / 'run.json'}: missing: the run's options, machine and "
+                              "framework versions are unknown")
+    # records of schema 1 too: their key is made as their migration makes it
+    v1_keys = [c["key"] for c in storage.read_run(V1_A).cases]
+    assert [c["key"] for c in storage.read_run(runs / "v1-lost").cases] == v1_keys
+    for name in ("empty", "other"):
+        with pytest.raises(storage.RunFileError, match="not a run directory"):
+            storage.read_run(runs / name)
+
+
+def test_an_expectations_file_that_is_not_utf8_is_a_one_line_error_naming_it(tmp_path: Path) -> None:
+    shutil.copy(DATA / "v1" / "expectations" / "torch-cpu.txt", tmp_path / "torch-cpu.txt")
+    with (tmp_path / "torch-cpu.txt").open("ab") as f:
+        f.write(b"torch.abs[float32-cpu]  # fail:dtype: caf\xe9\n")
+    offset = (tmp_path / "torch-cpu.txt").read_bytes().index(b"\xe9")
+    with pytest.raises(expectations.ExpectationsError) as err:
+        expectations.read(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / 'torch-cpu.txt'}: not UTF-8 text (byte 0xe9 at offset {offset})")
+    assert "\n" not in str(err.value)

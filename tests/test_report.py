@@ -296,3 +296,86 @@ def test_bad_runs_get_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
     assert main(["report", "--results-dir", str(tmp_path / "none")]) == 2
     assert "no runs given" in capsys.readouterr().err
+
+
+# -- what the readers make of damaged run files (no framework needed: a real schema-2 run) -----------
+
+V2 = ROOT / "tests" / "data" / "v2" / "run"
+
+
+def _damaged_run(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A copy of the schema-2 run with a record of a wrong type and a corrupt line after its three
+    good ones; the notes every command that reads it must print."""
+    run = tmp_path / "runs" / "damaged"
+    shutil.copytree(V2, run)
+    good = json.loads((V2 / "cases.jsonl").read_text().splitlines()[0])
+    with (run / "cases.jsonl").open("a") as f:
+        f.write(json.dumps({**good, "outcome": 3}) + "\n{not json\n")
+    cases = run / "cases.jsonl"
+    return run, [f"portability: note: {cases}:4: field 'outcome' is int, expected str; skipped",
+                 f"portability: note: {cases}:5: truncated last line; skipped"]
+
+
+@pytest.mark.parametrize("command", [
+    ["summary", "{run}"], ["cases", "{run}"], ["compare", "{run}", "{run}"],
+    ["expectations", "update", "{run}", "--dir", "{tmp}/expectations"],
+    ["export", "{run}", "--format", "csv", "-o", "{tmp}/out.csv"],
+    ["export", "{run}", "--format", "parquet", "-o", "{tmp}/out.parquet"],
+    ["report", "{run}", "-o", "{tmp}/named.html"], ["report", "--results-dir", "{tmp}", "-o", "{tmp}/folder.html"],
+    ["runs", "--results-dir", "{tmp}"],
+], ids=lambda c: " ".join(c[:2]))
+def test_every_command_that_reads_a_run_notes_each_line_it_skipped(
+        command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run, notes = _damaged_run(tmp_path)
+    assert main([a.format(run=run, tmp=tmp_path) for a in command]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if line.startswith("portability: note:")] == notes  # each once, run named twice too
+
+
+def test_the_report_shows_how_many_lines_of_a_run_were_skipped(tmp_path: Path) -> None:
+    run, _ = _damaged_run(tmp_path)
+    shutil.copytree(V2, tmp_path / "runs" / "whole")
+    out = tmp_path / "index.html"
+    assert main(["report", "--results-dir", str(tmp_path), "-o", str(out)]) == 0
+    html = out.read_text()
+    assert html.count('data-skipped="2"') == 1 and html.count('data-skipped="0"') == 1
+    assert "2 lines skipped</small>" in html
+
+
+def test_text_with_lone_surrogates_is_written_out_as_valid_utf8(tmp_path: Path) -> None:
+    """An older version stored undecodable bytes of a message as JSON escapes of lone surrogates."""
+    run = tmp_path / "runs" / "old"
+    shutil.copytree(V2, run)
+    lines = (V2 / "cases.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert first["outcome"].startswith("fail:")
+    first["message"] = "bad byte \udcff here"
+    (run / "cases.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    assert "\\udcff" in (run / "cases.jsonl").read_text()
+    assert main(["export", str(run), "--format", "csv", "-o", str(tmp_path / "out.csv")]) == 0
+    assert main(["export", str(run), "--format", "parquet", "-o", str(tmp_path / "out.parquet")]) == 0
+    for frame in (pd.read_csv(tmp_path / "out.csv"), pd.read_parquet(tmp_path / "out.parquet")):
+        assert frame.set_index("key").loc[first["key"], "message"] == "bad byte ? here"
+    assert main(["expectations", "update", str(run), "--dir", str(tmp_path / "exp")]) == 0
+    assert f"{first['key']}  # {first['outcome']}: bad byte ? here" in (tmp_path / "exp" / "torch-cpu.txt").read_text()
+    assert main(["report", str(run), "-o", str(tmp_path / "index.html")]) == 0
+    assert "bad byte ? here" in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_run_whose_run_json_is_lost_is_listed_and_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lost = tmp_path / "runs" / "20261206T224521Z-vm-0a0b0c"
+    lost.mkdir(parents=True)
+    shutil.copy(V2 / "cases.jsonl", lost / "cases.jsonl")
+    (tmp_path / "runs" / "empty").mkdir()
+    note = (f"portability: note: {lost / 'run.json'}: missing: the run's options, machine and framework versions "
+            "are unknown; its cases are read from cases.jsonl and it is taken as interrupted")
+    assert main(["runs", "--results-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    (line,) = out.splitlines()
+    assert line.split() == [str(lost), "interrupted", "3", "cases"]
+    assert err.splitlines() == [note]
+    assert main(["report", "--results-dir", str(tmp_path), "-o", str(tmp_path / "index.html")]) == 0
+    out, err = capsys.readouterr()
+    assert out.rstrip().endswith("1 runs)") and err.splitlines() == [note]
+    assert "<code>20261206T224521Z-vm-0a0b0c</code></td><td>interrupted</td>" in (tmp_path / "index.html").read_text()

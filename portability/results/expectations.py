@@ -37,7 +37,12 @@ def read(folder: Path) -> dict[str, str]:
     for path in sorted(folder.glob("*.txt")):
         if path.name not in valid:
             raise ExpectationsError(f"{path}: not a <framework>-<backend>.txt name; valid: {', '.join(sorted(valid))}")
-        for n, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ExpectationsError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                                    f"{exc.start}): it is not a file 'expectations update' wrote") from None
+        for n, line in enumerate(text.splitlines(), start=1):
             case_id, _, note = line.partition("  # ")
             case_id = case_id.strip()
             if not case_id or case_id.startswith("#"):
@@ -73,6 +78,6 @@ def write(cases: Iterable[CaseRecord], folder: Path) -> list[Path]:
         header = f"# expected failures of {fw} on {backend}; `portability expectations update RUN_DIR` rewrites it\n"
         body = "".join(f"{c['key']}  # {c['outcome']}: {' '.join(str(c.get('message') or '').split())[:120]}\n"
                        for c in rows)
-        path.write_text(header + body)
+        path.write_text(header + body, encoding="utf-8")
         written.append(path)
     return written

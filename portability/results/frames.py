@@ -67,17 +67,23 @@ def case_rows(run: storage.Run) -> list[dict[str, Any]]:
     return rows
 
 
-def load_runs(paths: Iterable[str | Path]) -> pd.DataFrame:
-    """Every case of the given run directories as one DataFrame (one row per case)."""
+def load_runs(paths: Iterable[str | Path], notes: list[str] | None = None) -> pd.DataFrame:
+    """Every case of the given run directories as one DataFrame (one row per case). Given ``notes``,
+    the problems met reading the runs (lines skipped, a run.json missing) are appended there."""
     import pandas as pd
 
-    rows = [row for p in paths for row in case_rows(storage.read_run(p))]
+    rows = []
+    for p in paths:
+        run = storage.read_run(p)
+        if notes is not None:
+            notes.extend(run.problems)
+        rows.extend(case_rows(run))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def export(run_dir: str | Path, fmt: str, out: Path) -> Path:
-    """Write one run's cases as CSV or Parquet."""
-    frame = load_runs([run_dir])
+def export(run_dir: str | Path, fmt: str, out: Path, notes: list[str] | None = None) -> Path:
+    """Write one run's cases as CSV or Parquet; ``notes`` as for ``load_runs``."""
+    frame = load_runs([run_dir], notes)
     if fmt == "csv":
         frame.to_csv(out, index=False)
     elif fmt == "parquet":

@@ -30,7 +30,7 @@ from portability.records import (
     CaseRecord,
     RunMeta,
     SchemaError,
-    is_case_record,
+    case_record_problem,
     migrate_case,
     migrate_meta,
 )
@@ -228,11 +228,15 @@ def _alive(pid: Any, hostname: Any) -> bool:
 
 
 def read_run(path: Path | str) -> Run:
-    """Read and check a run directory; ``RunFileError`` names the path and what is wrong."""
+    """Read and check a run directory; ``RunFileError`` names the path and what is wrong. A directory
+    with ``cases.jsonl`` but no ``run.json`` is read as an interrupted run of unknown options, with a
+    problem line saying so."""
     path = Path(path)
     meta_path = path / "run.json"
     if not meta_path.is_file():
-        raise RunFileError(f"{path}: not a run directory (no run.json)")
+        if not (path / "cases.jsonl").is_file():
+            raise RunFileError(f"{path}: not a run directory (no run.json, no cases.jsonl)")
+        return _read_orphan_cases(path)
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -246,13 +250,39 @@ def read_run(path: Path | str) -> Run:
     except SchemaError as exc:
         raise RunFileError(f"{meta_path}: {exc}") from None
     assert isinstance(schema, int)
-    cases, skipped, problems = _read_cases(path / "cases.jsonl", schema)
-    return Run(path, migrated, cases, skipped, problems)
+    cases, problems = _read_cases(path / "cases.jsonl", schema)
+    return Run(path, migrated, cases, len(problems), problems)
 
 
-def _read_cases(path: Path, schema: int) -> tuple[list[CaseRecord], int, list[str]]:
+def _read_orphan_cases(path: Path) -> Run:
+    """A run directory whose ``run.json`` is gone (deleted, or lost with a copy): its cases are real, but
+    what was asked and where it ran are not known."""
+    meta: RunMeta = {"schema": SCHEMA_VERSION, "kind": KIND, "run_id": path.name, "status": INTERRUPTED,
+                     "ended": None, "options": {}, "machine": {}, "frameworks": {}, "numerics": {},
+                     "compile_targets": {}}
+    # The schema of the records is not known either: read them as the oldest, whose migration only
+    # fills in what a record lacks, so a record of any schema comes out in today's form.
+    cases, problems = _read_cases(path / "cases.jsonl", 1)
+    missing = (f"{path / 'run.json'}: missing: the run's options, machine and framework versions are unknown; "
+               "its cases are read from cases.jsonl and it is taken as interrupted")
+    return Run(path, meta, cases, len(problems), [missing, *problems])
+
+
+def _valid_text(value: Any) -> Any:
+    """``value`` with every string's lone surrogates (invalid UTF-8) replaced by '?', through dicts and lists."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    return value
+
+
+def _read_cases(path: Path, schema: int) -> tuple[list[CaseRecord], list[str]]:
+    """The good records of ``cases.jsonl`` in today's form, and one problem line per line skipped."""
     if not path.exists():
-        return [], 0, []
+        return [], []
     cases: list[CaseRecord] = []
     problems: list[str] = []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -263,18 +293,30 @@ def _read_cases(path: Path, schema: int) -> tuple[list[CaseRecord], int, list[st
             rec = json.loads(line)
         except json.JSONDecodeError:
             # The last line of a killed run may be cut short; anything else is corruption.
-            problems.append(f"{path}:{i}: {'truncated last line' if i == len(lines) else 'corrupt line'} skipped")
+            what = "truncated last line" if i == len(lines) else "corrupt line (not JSON)"
+            problems.append(f"{path}:{i}: {what}; skipped")
             continue
-        if not is_case_record(rec, schema):
-            problems.append(f"{path}:{i}: not a case record, skipped")
+        if "\\ud" in line or "\\uD" in line:
+            # An older version wrote text decoded with surrogateescape as JSON escapes of lone surrogates
+            # ("\udcff"), which no UTF-8 writer (CSV, Parquet, an expectations file) accepts.
+            rec = _valid_text(rec)
+        if isinstance(rec, dict):
+            rec = migrate_case(rec, schema)
+        problem = case_record_problem(rec)
+        if problem is not None:
+            problems.append(f"{path}:{i}: {problem}; skipped")
             continue
-        cases.append(migrate_case(rec, schema))
-    return cases, len(problems), problems
+        cases.append(rec)
+    return cases, problems
 
 
 def find_runs(results_dir: Path) -> list[Path]:
+    """The run directories under ``results_dir/runs``: those with ``run.json``, and those with only
+    ``cases.jsonl`` (their ``run.json`` lost), which ``read_run`` reads with a problem line."""
     runs = results_dir / "runs"
-    return sorted(p for p in runs.iterdir() if (p / "run.json").is_file()) if runs.is_dir() else []
+    if not runs.is_dir():
+        return []
+    return sorted(p for p in runs.iterdir() if (p / "run.json").is_file() or (p / "cases.jsonl").is_file())
 
 
 def latest_by_key(cases: Iterable[CaseRecord]) -> dict[str, CaseRecord]:

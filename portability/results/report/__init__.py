@@ -86,10 +86,12 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
 
 
 def write(run_dirs: Iterable[Path | str], out: Path,
-          compare_pair: tuple[Path | str, Path | str] | None = None, skipped: list[str] | None = None) -> Path:
+          compare_pair: tuple[Path | str, Path | str] | None = None, skipped: list[str] | None = None,
+          notes: list[str] | None = None) -> Path:
     """Read the runs, render, and write the page atomically. A run that cannot be read raises
     ``RunFileError`` naming it, or, given ``skipped``, is left out with that one line appended there:
-    one bad run in a results folder must not stop the page of all the others."""
+    one bad run in a results folder must not stop the page of all the others. Given ``notes``, the
+    problems met reading the runs that are shown (lines skipped, a run.json missing) are appended there."""
     runs = []
     for path in run_dirs:
         try:
@@ -99,6 +101,8 @@ def write(run_dirs: Iterable[Path | str], out: Path,
                 raise
             skipped.append(str(exc))
     pair = (storage.read_run(compare_pair[0]), storage.read_run(compare_pair[1])) if compare_pair else None
+    if notes is not None:
+        notes.extend(p for run in [*runs, *(pair or ())] for p in run.problems)
     html = render(runs, pair)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

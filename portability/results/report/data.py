@@ -62,6 +62,7 @@ def runs_table(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
             "accelerators": accelerator(m), "frameworks": versions,
             "backends": ", ".join((m.get("options") or {}).get("backends") or []),
             "size": (m.get("options") or {}).get("size", "medium"), "cases": len(run.cases),
+            "skipped": run.skipped_lines,
             "threads": compare.run_conditions(m)["cpu threads"],
             "numerics": ", ".join(f"{k}={v}" for k, v in (m.get("numerics") or {}).items()),
         })
