@@ -183,6 +183,11 @@ def _expectations(args: argparse.Namespace) -> int:
               f"{run.meta.get('collected', '?')} collected cases): expectations come from a complete run "
               "(--allow-incomplete takes its cases anyway)", file=sys.stderr)
         return 2
+    if run.skipped_lines and not args.allow_incomplete:
+        print(f"portability: error: {args.run} has {run.skipped_lines} unreadable case lines (the notes above): "
+              "a failing case among them would drop out of the expectations (--allow-incomplete takes the "
+              "readable cases anyway)", file=sys.stderr)
+        return 2
     for path in expectations.write(run.cases, Path(args.dir)):
         listed = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
         print(f"wrote {path} ({listed} cases)")
@@ -275,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("run", metavar="RUN_DIR")
     e.add_argument("--dir", default="expectations", help="the expectations folder (default: expectations)")
     e.add_argument("--allow-incomplete", action="store_true",
-                   help="take the cases of a run that did not finish every collected case (default: refuse it)")
+                   help="take the cases of a run that did not finish every collected case, or has unreadable "
+                   "case lines (default: refuse it)")
     e.set_defaults(func=_expectations)
     p = sub.add_parser("export", help="write a run's cases as a CSV or Parquet table (one row per case)")
     p.add_argument("run", metavar="RUN_DIR")

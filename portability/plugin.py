@@ -204,10 +204,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         try:
             runs = storage.find_runs(state.settings.results_dir)
             skipped: list[str] = []
-            report.write(runs, out, skipped=skipped)
+            notes: list[str] = []
+            report.write(runs, out, skipped=skipped, notes=notes)
             tr.write_line(f"report of {len(runs) - len(skipped)} runs written to {out}")
             for line in skipped:
                 tr.write_line(f"report: left out {line}")
+            for line in notes:
+                tr.write_line(f"report: note: {line}")
         except Exception as exc:  # noqa: BLE001 - the run is stored; a failed page must not hide it
             tr.write_line(f"report not written: {type(exc).__name__}: {exc} (the run files are complete; "
                           "portability report renders them)")

@@ -392,3 +392,33 @@ def test_control_codes_and_broken_utf8_in_a_message_stay_text(pytester: pytest.P
     assert printed.returncode == 0 and b"\x1b" not in printed.stdout
     printed.stdout.decode("utf-8")  # valid UTF-8
     json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+
+
+# -- broken run files beside a new run ------------------------------------------------------------------
+
+def test_broken_runs_in_the_results_folder_do_not_stop_the_report_of_a_new_run(pytester: pytest.Pytester) -> None:
+    """A run of a newer schema, or one with damaged lines, in the results folder stopped the report of
+    every run; now the page is written, the newer run left out and the damaged lines noted, one line each."""
+    import shutil
+
+    v2 = Path(__file__).parent / "data" / "v2" / "run"
+    runs = pytester.path / "out" / "runs"
+    shutil.copytree(v2, runs / "newer")
+    meta = json.loads((v2 / "run.json").read_text())
+    (runs / "newer" / "run.json").write_text(json.dumps({**meta, "schema": 99}))
+    shutil.copytree(v2, runs / "damaged")
+    with (runs / "damaged" / "cases.jsonl").open("a") as f:
+        f.write("{not json\n")
+    write_kernels(pytester, "torch", "one", """
+        import numpy as np
+        from portability.catalog import Kernel, normal
+        KERNELS = [Kernel("torch.exp", "elementwise", normal(8), reference=np.exp)]
+    """)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--dtype=float32", "--results-dir=out", *FAST, "kernels")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "report of 2 runs written to out/index.html",
+        "report: left out out/runs/newer/run.json: schema version 99 is newer than this version reads (3): upgrade",
+        "report: note: out/runs/damaged/cases.jsonl:4: truncated last line; skipped",
+    ])
+    assert (pytester.path / "out" / "index.html").stat().st_size > 0

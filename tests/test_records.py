@@ -204,6 +204,25 @@ def test_lone_surrogates_an_older_version_wrote_are_replaced(tmp_path: Path) -> 
     case["message"].encode("utf-8")  # valid UTF-8 now
 
 
+@pytest.mark.parametrize(("stored", "read"), [
+    ("clear \x1b[2J title \x1b]0;pwned\x07", "clear \\x1b[2J title \\x1b]0;pwned\\x07"),
+    ("back\bspace form\ffeed carriage\rreturn c1\x9b", "back\\x08space form\\x0cfeed carriage\\x0dreturn c1\\x9b"),
+    ("lines\nand\ttabs stay, as does caf\u00e9 and \\b", "lines\nand\ttabs stay, as does caf\u00e9 and \\b"),
+])
+def test_control_characters_an_older_version_stored_are_read_as_escapes(tmp_path: Path, stored: str,
+                                                                           read: str) -> None:
+    """Records written before messages were cleaned hold terminal escapes as a framework printed them:
+    read back, they are shown as text, so 'portability cases' never passes one to the terminal."""
+    lines = (V2 / "cases.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first.update(message=stored, warnings=[stored])
+    run = tmp_path / "run"
+    shutil.copytree(V2, run)
+    (run / "cases.jsonl").write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n")
+    (case, *_) = storage.read_run(run).cases
+    assert case["message"] == read and case["warnings"] == [read]
+
+
 def test_a_run_directory_without_run_json_is_read_as_an_interrupted_run(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     for name in ("a-lost-run", "empty", "other"):

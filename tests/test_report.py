@@ -318,7 +318,7 @@ def _damaged_run(tmp_path: Path) -> tuple[Path, list[str]]:
 
 @pytest.mark.parametrize("command", [
     ["summary", "{run}"], ["cases", "{run}"], ["compare", "{run}", "{run}"],
-    ["expectations", "update", "{run}", "--dir", "{tmp}/expectations"],
+    ["expectations", "update", "{run}", "--dir", "{tmp}/expectations", "--allow-incomplete"],
     ["export", "{run}", "--format", "csv", "-o", "{tmp}/out.csv"],
     ["export", "{run}", "--format", "parquet", "-o", "{tmp}/out.parquet"],
     ["report", "{run}", "-o", "{tmp}/named.html"], ["report", "--results-dir", "{tmp}", "-o", "{tmp}/folder.html"],
@@ -330,6 +330,18 @@ def test_every_command_that_reads_a_run_notes_each_line_it_skipped(
     assert main([a.format(run=run, tmp=tmp_path) for a in command]) == 0
     err = capsys.readouterr().err.splitlines()
     assert [line for line in err if line.startswith("portability: note:")] == notes  # each once, run named twice too
+
+
+def test_expectations_are_not_drawn_from_a_run_with_unreadable_lines_unless_told(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A failing case on an unreadable line would silently drop out of the expectations."""
+    run, notes = _damaged_run(tmp_path)
+    assert main(["expectations", "update", str(run), "--dir", str(tmp_path / "exp")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [*notes, f"portability: error: {run} has 2 unreadable case lines (the notes above): a failing "
+                           "case among them would drop out of the expectations (--allow-incomplete takes the "
+                           "readable cases anyway)"]
+    assert not (tmp_path / "exp").exists()
 
 
 def test_the_report_shows_how_many_lines_of_a_run_were_skipped(tmp_path: Path) -> None:

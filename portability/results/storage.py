@@ -12,6 +12,7 @@ import datetime as _dt
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -31,6 +32,7 @@ from portability.records import (
     RunMeta,
     SchemaError,
     case_record_problem,
+    clean_text,
     migrate_case,
     migrate_meta,
 )
@@ -269,14 +271,21 @@ def _read_orphan_cases(path: Path) -> Run:
 
 
 def _valid_text(value: Any) -> Any:
-    """``value`` with every string's lone surrogates (invalid UTF-8) replaced by '?', through dicts and lists."""
+    """``value`` with every string as a record keeps it (``records.clean_text``: lone surrogates, which
+    are invalid UTF-8, replaced by '?'; control characters shown as escapes), through dicts and lists."""
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return clean_text(value)
     if isinstance(value, dict):
         return {_valid_text(k): _valid_text(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_valid_text(v) for v in value]
     return value
+
+
+#: JSON escapes of what ``clean_text`` changes: lone surrogates (``\udcff``), and control characters
+#: (``\u001b``, ``\b``, ``\f``, ``\r``), which this suite's older versions stored as a framework
+#: printed them. A line without any is read as it is (the fast path).
+_UNCLEAN = re.compile(r"\\(u[dD]|u00|b|f|r)")
 
 
 def _read_cases(path: Path, schema: int) -> tuple[list[CaseRecord], list[str]]:
@@ -296,9 +305,10 @@ def _read_cases(path: Path, schema: int) -> tuple[list[CaseRecord], list[str]]:
             what = "truncated last line" if i == len(lines) else "corrupt line (not JSON)"
             problems.append(f"{path}:{i}: {what}; skipped")
             continue
-        if "\\ud" in line or "\\uD" in line:
-            # An older version wrote text decoded with surrogateescape as JSON escapes of lone surrogates
-            # ("\udcff"), which no UTF-8 writer (CSV, Parquet, an expectations file) accepts.
+        if _UNCLEAN.search(line):
+            # Older versions wrote text decoded with surrogateescape as JSON escapes of lone surrogates
+            # ("\udcff"), which no UTF-8 writer (CSV, Parquet, an expectations file) accepts, and
+            # terminal escapes as a framework printed them, which 'portability cases' would pass on.
             rec = _valid_text(rec)
         if isinstance(rec, dict):
             rec = migrate_case(rec, schema)
