@@ -16,7 +16,16 @@ from typing import Any
 
 from portability.runner import cpus, timing
 from portability.verdicts import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
-from portability.vocabulary import BACKENDS, DEFAULT_SIZE, DEFAULT_TPU_TOPOLOGY, DTYPES, FRAMEWORKS, SIZES
+from portability.vocabulary import (
+    BACKENDS,
+    DEFAULT_MODE,
+    DEFAULT_SIZE,
+    DEFAULT_TPU_TOPOLOGY,
+    DTYPES,
+    FRAMEWORKS,
+    MODES,
+    SIZES,
+)
 
 DEFAULT_CASE_TIMEOUT = 120.0
 DEFAULT_RESULTS_DIR = "reports"
@@ -39,6 +48,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--backend", "comma list of backends to run: cpu, gpu, tpu, tpu-compile (compile each case for a TPU "
            "with the TPU compiler, nothing runs: needs the tpu-compile extra); the first is the reference of "
            "the portability view (default: cpu)", "cpu", "LIST"),
+    Option("--mode", "comma list of execution modes: eager (the API called as written), compiled (the whole call "
+           "compiled as users do: torch.compile(fullgraph=True), jax.jit, tf.function(jit_compile=True); its output "
+           "checked as eager's and its time compared with eager's in the same worker) (default: eager)",
+           "eager", "LIST"),
     Option("--tpu-topology", "the TPU --backend=tpu-compile compiles for, as jax.experimental.topologies names it: "
            f"v5e:1x1, v6e:1x1, v5p:1x1x1, v4:1x1x1, v5e:2x2... (default: {DEFAULT_TPU_TOPOLOGY}, one TPU v5e "
            "chip)", DEFAULT_TPU_TOPOLOGY, "NAME"),
@@ -93,6 +106,10 @@ def _choices(value: str, valid: Sequence[str], what: str) -> tuple[str, ...]:
 
 def parse_backends(value: str) -> tuple[str, ...]:
     return _choices(value, BACKENDS, "backend")
+
+
+def parse_modes(value: str | None) -> tuple[str, ...]:
+    return _choices(value or DEFAULT_MODE, MODES, "mode")
 
 
 _TOPOLOGY = re.compile(r"^[A-Za-z0-9_ ]+[=_:][0-9]+(x[0-9]+)*(_twisted|_untwisted)?$")
@@ -221,6 +238,7 @@ class Settings:
     jax_x64: bool = True
     #: bytes a framework worker may hold while it runs a case; None: no limit
     worker_memory: int | None = None
+    modes: tuple[str, ...] = (DEFAULT_MODE,)
 
     def worker_options(self) -> dict[str, Any]:
         """What a framework worker needs to know before it imports its framework."""
@@ -265,6 +283,7 @@ def settings(get: Callable[[str], Any], installed: Sequence[str], machine_bytes:
         tpu_topology=parse_topology(get("tpu_topology")),
         jax_x64=parse_switch(get("jax_x64"), "--jax-x64"),
         worker_memory=parse_memory(get("worker_memory"), machine_bytes),
+        modes=parse_modes(get("mode")),
     )
 
 
@@ -294,5 +313,6 @@ def header(s: Settings) -> str:
         f"{'s' if s.cpu_threads != 1 else ''}"
     target = f" (a TPU {s.tpu_topology}, compiled, nothing run)" if "tpu-compile" in s.backends else ""
     x64 = "" if s.jax_x64 or "jax" not in s.frameworks else "; jax x64 off (JAX's default configuration)"
-    return (f"portability: frameworks {', '.join(s.frameworks)}; backends {', '.join(s.backends)}{target}; "
+    modes = f"; modes {', '.join(s.modes)}" if s.modes != (DEFAULT_MODE,) else ""
+    return (f"portability: frameworks {', '.join(s.frameworks)}; backends {', '.join(s.backends)}{target}{modes}; "
             f"size {s.size}; cpu threads per worker: {threads}{x64}")

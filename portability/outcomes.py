@@ -19,6 +19,9 @@ COMPILED = "compiled"
 #: Failure categories, in the order the summary lists them when counts tie.
 FAILURE_CATEGORIES = (
     "not_implemented",
+    # a compiler needs array values fixed that the call only knows at run time: an output shape
+    # (``nonzero``, boolean masks) or Python control flow that depends on them
+    "data_dependent",
     "dtype",
     "numerical",
     "host_fallback",

@@ -92,7 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
     state = roles.for_config(config, settings, plan)
     config.stash[SESSION_KEY] = state
     config.stash[EXECUTOR_KEY] = state
-    config.stash[COLLECTION_KEY] = Collection(settings.frameworks, settings.backends, settings.dtypes)
+    config.stash[COLLECTION_KEY] = Collection(settings.frameworks, settings.backends, settings.dtypes,
+                                                 settings.modes)
     if isinstance(state, roles.XdistWorker):
         parallel.pin(state.workerinput)
     for fw in FRAMEWORKS:

@@ -40,6 +40,9 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("oom", r"^(MemoryError|OutOfMemoryError|ResourceExhaustedError)\b"),
         ("oom", r"out of memory|\bOOM when allocating|RESOURCE_EXHAUSTED|can't allocate memory"
                 r"|failed to allocate|not enough memory"),
+        ("data_dependent", r"^(ConcretizationTypeError|NonConcreteBooleanIndexError|TracerBoolConversionError"
+                           r"|TracerIntegerConversionError)\b|data[- ]dependent|must be a compile-time constant"
+                           r"|must be statically specified"),
         ("dtype", r"low precision dtypes? not supported|unsupported dtype|dtype .{0,40}(is )?not supported"
                   r"|not supported for (the )?(dtype|type)|does not support (dtype|the dtype|\w*float|half|bfloat)"
                   r"|expected scalar type|is not in the list of allowed values"
@@ -64,6 +67,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                   r"|unexpected operand type for \w+: [a-z]+\d+\[|to not contain X\W{0,2}64"
                   r"|only [\w ,]{1,40} types are implemented in"),
         ("not_implemented", r"^(NotImplementedError|UnimplementedError|NotFoundError: Could not find device)\b"),
+        # torch.compile(fullgraph=True) meets what it cannot capture in one graph (a graph break)
+        ("not_implemented", r"^Unsupported: "),
         ("not_implemented", r"not implemented for|could not find device for node|no registered .{0,80}opkernel"
                             r"|could not run '[^']+' with arguments from the|mlir translation rule .{0,80}not found"
                             r"|\bUNIMPLEMENTED\b|not (yet )?implemented|no kernel image is available"
@@ -85,9 +90,22 @@ TRACE_ERRORS = ("ConcretizationTypeError", "TracerArrayConversionError", "Tracer
 _NOT_A_PROGRAM = re.compile(r"is not a valid JAX type|(abstract|traced) (array|value)|tracer", re.IGNORECASE)
 
 
-def untraceable(error: Mapping[str, Any]) -> bool:
-    """Whether an error raised while tracing a case for a compile-only backend means the case is
-    no single compiled function (``unavailable``), rather than a refusal by the framework."""
+#: What a compiled call can never hold, by its nature: a copy to host NumPy (I/O, printing), an output
+#: that is no array, variables created anew on every call (TensorFlow's state lives outside ``tf.function``).
+_NEVER_COMPILED = re.compile(r"^TracerArrayConversionError\b|is not a valid JAX type"
+                             r"|failed to lift variable creations|only supports singleton tf\.Variables",
+                             re.IGNORECASE)
+
+
+def untraceable(error: Mapping[str, Any], compiled_mode: bool = False) -> bool:
+    """Whether an error raised while tracing a case means the case is no single compiled function
+    (``unavailable``), rather than a refusal by the framework. For a compile-only backend every
+    tracer error says so. In ``--mode compiled`` only what no compiled call can hold does; a call
+    that needs array values fixed (``nonzero``'s output shape) is a failure of the mode
+    (``data_dependent``), since eager runs it and other compilers may too."""
+    text = f"{error.get('type')}: {first_line(error.get('message', ''))}"
+    if compiled_mode:
+        return error.get("stage") == "trace-setup" or bool(_NEVER_COMPILED.search(text))
     if error.get("stage") not in ("trace", "trace-setup"):
         return False
     return error.get("type") in TRACE_ERRORS or bool(_NOT_A_PROGRAM.search(first_line(error.get("message", ""))))
@@ -131,7 +149,7 @@ def case_outcome(facts: Facts | Mapping[str, Any]) -> Verdict:
         return Verdict(outcomes.fail(terminated["reason"]), terminated["message"])
 
     error = facts.get("error")
-    if error and untraceable(error):
+    if error and untraceable(error, facts.get("mode") == "compiled"):
         where = ("the kernel's setup (its preparation, not the API) needs concrete values, so the API was not "
                  "compiled" if error.get("stage") == "trace-setup" else "cannot be compiled as one function of "
                  "its arrays")
@@ -175,7 +193,7 @@ def case_outcome(facts: Facts | Mapping[str, Any]) -> Verdict:
         return Verdict(outcomes.fail("numerical"), numerics["message"])
 
     compiled = facts.get("compile")
-    if compiled is not None:
+    if compiled is not None and facts.get("mode") != "compiled":  # compile-only: nothing ran
         return Verdict(outcomes.COMPILED, f"compiled for {compiled.get('device_kind', '?')} "
                        f"({compiled.get('topology', '?')}) in {compiled.get('compile_s', 0.0):.2f} s; nothing ran")
     return Verdict(outcomes.PASS, "")
@@ -195,7 +213,8 @@ def judge_slowdown(
     """Turn a pass into a slowdown when the time ratio's interval lies above the threshold.
 
     Reference: the same case in the ``--baseline`` run if given, else the host CPU timed in the
-    same worker (accelerator backends only, rounds interleaved). Without either, there is no
+    same worker (accelerator backends only, rounds interleaved), or for a compiled case the eager
+    call timed in the same worker, rounds interleaved. Without either, there is no
     slowdown verdict. The bootstrap interval only knows the noise inside one run; against
     another run the machine's run-to-run noise is added: the interval's lower end, divided by
     ``baseline_noise``, must still exceed the threshold.
@@ -206,7 +225,8 @@ def judge_slowdown(
     if base_samples:
         ref_samples, reference = base_samples, "baseline"
     elif (facts.get("reference_timing") or {}).get("samples_s"):
-        ref_samples, reference = facts["reference_timing"]["samples_s"], "host cpu"
+        ref_samples = facts["reference_timing"]["samples_s"]
+        reference = "eager call" if facts.get("mode") == "compiled" else "host cpu"
     if not samples or not ref_samples:
         return verdict, None
     r = ratio_ci(samples, ref_samples)

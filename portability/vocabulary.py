@@ -36,6 +36,11 @@ COMPILE_ONLY: dict[str, str] = {"tpu-compile": "tpu"}
 #: user can rent today one chip at a time (Cloud TPU v5litepod-1, Colab), and one chip because a case
 #: runs on one device. Any name ``jax.experimental.topologies`` accepts can be given (``v4:2x2x1``...).
 DEFAULT_TPU_TOPOLOGY = "v5e:1x1"
+#: Execution modes: ``eager`` calls the API as it is written; ``compiled`` compiles the whole call
+#: as each framework's users do (``torch.compile(fullgraph=True)``, ``jax.jit``,
+#: ``tf.function(jit_compile=True)``) and times it against eager in the same worker.
+MODES = ("eager", "compiled")
+DEFAULT_MODE = "eager"
 #: Device kinds an API can be tied to (``Kernel.device_only``).
 DEVICE_KINDS = ("cuda", "rocm", "xpu", "mps", "tpu")
 #: Input sizes: ``small`` is quick (CI, smoke tests); ``medium`` (the default) is large enough that

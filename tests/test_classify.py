@@ -89,6 +89,23 @@ REAL = [
                       "with these attrs: [T=DT_FLOAT]", "not_implemented"),
     ("TypeError", "Argument `matrix` must have dtype in [tf.float16, tf.float32, tf.float64, tf.complex64, "
                   "tf.complex128]. Received: <dtype: 'bfloat16'>.", "dtype"),
+    # --mode compiled, CPU (the messages as error_facts keeps them)
+    # tf.function(jit_compile=True), tensorflow-cpu 2.21: tf.math.segment_mean
+    ("InvalidArgumentError", "Detected unsupported operations when trying to compile graph on XLA_CPU_JIT: "
+                             "SegmentMean (No registered 'SegmentMean' OpKernel for XLA_CPU_JIT devices compatible "
+                             "with node {{node SegmentMean}}){{node SegmentMean}}", "not_implemented"),
+    # tf.range in float16 under tf.function (the error inside "in user code:", innermost)
+    ("ValueError", "Unsupported dtype19 for '{{node range}} = Range[Tidx=DT_HALF](range/start, range/limit, "
+                   "range/delta)' with input shapes: [], [], []", "dtype"),
+    # torch.compile(fullgraph=True), torch 2.13: a graph break is an error
+    ("Unsupported", "Data pointer comparison: Dynamo can only trace data pointer comparisons when it can prove "
+                    "both operands have the same data pointer.", "not_implemented"),
+    ("Unsupported", "Data-dependent branching: Detected data-dependent branching (e.g. `if my_tensor.sum() > 0:`). "
+                    "Dynamo does not support tracing dynamic control flow.", "data_dependent"),
+    # jax.jit, jax 0.10.2: jnp.nonzero without size=
+    ("ConcretizationTypeError", "Abstract tracer value encountered where concrete value is expected: traced array "
+                                "with shape int64[]\nThe size argument of jnp.nonzero must be statically specified "
+                                "to use jnp.nonzero within JAX transformations.", "data_dependent"),
 ]
 
 
@@ -161,9 +178,9 @@ COMPILE_TABLE = [
      "fail:not_implemented"),
     (compile_facts(error={"stage": "compile", "type": "JaxRuntimeError", "message": "INVALID_ARGUMENT: during "
                           "context [pre-optimization]: Unexpected operand type for FFT: c128[1024]{0}"}), "fail:dtype"),
-    # a tracer error in an eager case is a framework's error like any other
+    # a tracer error in an eager case (an API that compiles inside) is classified like any other error
     (facts(error={"stage": "call", "type": "ConcretizationTypeError", "message": "Abstract tracer value"}),
-     "fail:error"),
+     "fail:data_dependent"),
 ]
 
 
@@ -173,6 +190,48 @@ def test_compile_only_outcomes(facts_, expected):
     assert verdict.outcome == expected, verdict.message
     if expected == "compiled":
         assert "TPU v5 lite" in verdict.message and "nothing ran" in verdict.message
+
+
+def compiled_facts(**extra):
+    return {"backend": "cpu", "mode": "compiled", "dtype": "float32", **extra}
+
+
+# --mode compiled: what no compiled call can hold is unavailable, the rest is the mode's failure
+COMPILED_TABLE = [
+    (compiled_facts(error={"stage": "trace", "type": "ConcretizationTypeError", "message": "Abstract tracer value "
+                           "encountered where concrete value is expected: traced array with shape int64[]"}),
+     "fail:data_dependent"),  # eager runs it: a failure of the mode, not "not one function"
+    (compiled_facts(error={"stage": "trace", "type": "TracerArrayConversionError", "message": "The numpy.ndarray "
+                           "conversion method __array__() was called on traced array with shape float32[256,256]"}),
+     "unavailable"),  # jnp.save: a copy to host NumPy
+    (compiled_facts(error={"stage": "trace-setup", "type": "TracerArrayConversionError", "message": "x"}),
+     "unavailable"),
+    (compiled_facts(error={"stage": "compile", "type": "UnimplementedError", "message": "We failed to lift variable "
+                           "creations out of this tf.function, so this tf.function cannot be run on XLA. A possible "
+                           "workaround is to move variable creation outside of the XLA compiled function."}),
+     "unavailable"),  # tf.Variable: state is made outside a compiled function
+    (compiled_facts(unavailable="returns no array (str): a compiled program computes arrays"), "unavailable"),
+    (compiled_facts(compile={"first_call_s": 0.9}, devices_used=["cpu"]), "pass"),
+]
+
+
+@pytest.mark.parametrize(("facts_", "expected"), COMPILED_TABLE, ids=[str(i) for i in range(len(COMPILED_TABLE))])
+def test_compiled_mode_outcomes(facts_, expected):
+    assert case_outcome(facts_).outcome == expected
+
+
+def test_messages_lose_the_frames_a_framework_wraps_around_them():
+    from portability.runner.calls import innermost
+
+    tf_message = ("in user code:\n\n    File \"/x/calls.py\", line 106, in run  *\n        return thunk()\n\n"
+                  "    ValueError: Unsupported dtype19 for '{{node range}} = Range[Tidx=DT_HALF]'\n\n")
+    assert innermost("ValueError", tf_message) == "Unsupported dtype19 for '{{node range}} = Range[Tidx=DT_HALF]'"
+    assert innermost("TypeError", tf_message).startswith("ValueError: Unsupported dtype19")
+    torch_message = ("Data pointer comparison\n  Explanation: Dynamo can only trace data pointer comparisons.\n\n"
+                     "  Developer debug context: richcompare_impl")
+    assert first_line(innermost("Unsupported", torch_message)) == (
+        "Data pointer comparison: Dynamo can only trace data pointer comparisons.")
+    assert innermost("RuntimeError", "plain message") == "plain message"
 
 
 def _raise(fn):

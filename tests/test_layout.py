@@ -15,7 +15,7 @@ LAYERS = {
     "stats": set(),
     "records": set(),
     "verdicts": {"outcomes", "records", "stats"},
-    "catalog": {"vocabulary"},
+    "catalog": {"vocabulary", "records"},  # a case key is spelled once, in records
     "usage": {"vocabulary", "catalog"},
     "runner": {"vocabulary", "catalog", "records", "stats", "verdicts", "outcomes"},
     "results": {"vocabulary", "outcomes", "records", "stats", "verdicts", "usage", "catalog"},

@@ -1,7 +1,7 @@
 import pytest
 
 from portability import outcomes
-from portability.results.summary import function_verdicts, portability_view, render
+from portability.results.summary import function_verdicts, modes_view, portability_view, render
 
 
 @pytest.mark.parametrize(("cases", "verdict"), [
@@ -89,10 +89,12 @@ def test_a_backend_one_framework_cannot_see_is_unavailable_not_a_failure(tmp_pat
     assert record["key"] == "tf.abs[float32-gpu]"
 
 
-def case(api, outcome, backend, dtype="float32", fw="jax", device_only="", frequency=0):
-    return {"framework": fw, "backend": backend, "api": api, "dtype": dtype, "variant": "default",
-            "outcome": outcome, "key": f"{api}[{dtype}-{backend}]", "device_only": device_only,
-            "frequency": frequency}
+def case(api, outcome, backend, dtype="float32", fw="jax", device_only="", frequency=0, mode="eager",
+         ratio=None):
+    suffix = "" if mode == "eager" else f"-{mode}"
+    return {"framework": fw, "backend": backend, "api": api, "dtype": dtype, "variant": "default", "mode": mode,
+            "outcome": outcome, "key": f"{api}[{dtype}-{backend}{suffix}]", "device_only": device_only,
+            "frequency": frequency, "ratio": {"ratio": ratio, "reference": "eager call"} if ratio else None}
 
 
 # (reference outcomes, target outcomes) per dtype -> the function's place in the portability view
@@ -143,3 +145,45 @@ def test_summary_of_a_compile_only_backend():
     assert rows["tpu-compile"].count("compiles") == 1 and rows["tpu-compile"].assessed == 2
     line = next(ln for ln in render(records, ["cpu", "tpu-compile"]) if ln.startswith("jax        tpu-compile"))
     assert "1 (50%) compile" in line and "n/a" in line
+
+
+# (eager outcomes, compiled outcomes) per dtype -> the function's place in the modes view
+MODES_TABLE = [
+    ({"float32": "pass"}, {"float32": "pass"}, None),
+    ({"float32": "pass"}, {"float32": "fail:not_implemented"}, "portability"),  # a graph break: the mode's
+    ({"float32": "fail:dtype"}, {"float32": "fail:dtype"}, "both"),  # the API's own limitation
+    ({"float32": "pass"}, {"float32": "slowdown"}, None),  # slower compiled is no failure
+    ({"float32": "pass"}, {"float32": "unavailable"}, None),  # nothing to compile: not compared
+    ({"float16": "fail:dtype", "float32": "pass"}, {"float16": "fail:dtype", "float32": "fail:numerical"},
+     "portability"),
+]
+
+
+@pytest.mark.parametrize(("eager", "compiled", "expected"), MODES_TABLE)
+def test_modes_view(eager, compiled, expected):
+    records = [case("f", o, "cpu", d) for d, o in eager.items()]
+    records += [case("f", o, "cpu", d, mode="compiled") for d, o in compiled.items()]
+    (row,) = modes_view(records)
+    assert (row.target, row.reference) == ("cpu compiled", "cpu")
+    assert ("f" in row.portability, "f" in row.both) == (expected == "portability", expected == "both")
+    assert portability_view(records, "cpu") == []  # modes are not hardware: never in the cross-backend view
+
+
+def test_modes_view_counts_functions_per_framework_and_backend_with_their_time_ratios():
+    records = [case(a, "pass", b) for a in ("a", "b", "c") for b in ("cpu", "gpu")]
+    records += [case("a", "pass", "cpu", mode="compiled", ratio=0.5), case("b", "slowdown", "cpu", mode="compiled",
+                                                                          ratio=3.0),
+                case("c", "fail:not_implemented", "cpu", mode="compiled"),
+                case("a", "pass", "gpu", mode="compiled", ratio=0.25)]
+    rows = {r.target: r for r in modes_view(records)}
+    assert sorted(rows) == ["cpu compiled", "gpu compiled"]
+    cpu = rows["cpu compiled"]
+    assert len(cpu.compared) == 3 and list(cpu.portability) == ["c"] and cpu.median_ratio == 1.75
+    assert rows["gpu compiled"].median_ratio == 0.25 and rows["gpu compiled"].reference == "gpu"
+    text = "\n".join(render(records, ["cpu", "gpu"]))
+    assert "compiled against eager" in text
+    modes = text.split("compiled against eager")[1]
+    line = next(ln for ln in modes.splitlines() if ln.startswith("jax        cpu compiled  3"))
+    assert "1 (33%)" in line and "not_implemented 1" in line and "1.75x (2)" in line
+    targets = [ln.split()[1:3] for ln in text.splitlines()[2:6]]
+    assert targets == [["cpu", "3"], ["cpu", "compiled"], ["gpu", "3"], ["gpu", "compiled"]]  # backend, then mode

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from portability import records
+from portability.records import check
 from portability.results import expectations, storage
 
 DATA = Path(__file__).parent / "data"
@@ -93,6 +94,33 @@ def test_a_schema_2_run_gains_the_compile_fields() -> None:
     }
 
 
+V3 = DATA / "v3" / "run"  # written by schema 3 (commit 08c49c9): torch and JAX on cpu and tpu-compile
+
+
+def test_a_schema_3_run_is_eager_and_keeps_its_compile_targets() -> None:
+    run = storage.read_run(V3)
+    stored = json.loads((V3 / "run.json").read_text())
+    assert stored["schema"] == 3 and "modes" not in stored["options"]
+    assert run.meta["migrated_from"] == 3 and run.meta["options"]["modes"] == ["eager"]
+    assert run.meta["compile_targets"] == stored["compile_targets"] != {}
+    assert {c["key"]: (c["outcome"], c["mode"]) for c in run.cases} == {
+        "torch.linalg.cholesky[float16-cpu]": ("fail:not_implemented", "eager"),
+        "torch.linalg.cholesky[float32-cpu]": ("pass", "eager"),
+        "jax.numpy.fft.fft[complex128-cpu]": ("pass", "eager"),
+        "jax.numpy.fft.fft[complex128-tpu-compile]": ("fail:dtype", "eager"),
+    }
+    assert run.problems == []
+
+
+@pytest.mark.parametrize(("mode", "key"), [
+    ("eager", "torch.abs[float32-cpu]"),  # an eager case keeps the key it always had
+    ("compiled", "torch.abs[float32-cpu-compiled]"),
+])
+def test_the_mode_ends_a_key_where_it_is_not_eager(mode: str, key: str) -> None:
+    assert records.case_key("torch.abs", "default", "float32", "cpu", mode) == key
+    assert records.key_of(key) == key
+
+
 # -- records read back are checked against CaseRecord ----------------------------------------------
 
 def _good_record() -> dict[str, Any]:
@@ -131,18 +159,18 @@ DROP = object()  # a change that removes the field
 ])
 def test_a_record_is_checked_against_the_case_record_type(change: dict[str, Any], problem: str | None) -> None:
     record = _good_record()
-    assert records.case_record_problem(record) is None
+    assert check.case_record_problem(record) is None
     for k, v in change.items():
         if v is DROP:
             del record[k]
         else:
             record[k] = v
-    assert records.case_record_problem(record) == problem
+    assert check.case_record_problem(record) == problem
 
 
 def test_what_is_not_a_json_object_is_not_a_case_record() -> None:
-    assert records.case_record_problem([1, 2]) == "not a case record (a JSON list)"
-    assert records.case_record_problem("x") == "not a case record (a JSON str)"
+    assert check.case_record_problem([1, 2]) == "not a case record (a JSON list)"
+    assert check.case_record_problem("x") == "not a case record (a JSON str)"
 
 
 def _copy_v2(tmp_path: Path, *extra: str) -> Path:
@@ -182,7 +210,10 @@ def test_a_schema_1_record_without_what_its_key_is_made_of_is_skipped(tmp_path: 
     assert [p.split(": ", 1)[1] for p in got.problems] == ["field 'key' is missing; skipped"] * 2
 
 
-@pytest.mark.parametrize("run", [V1_A, V1_B, V2, *sorted(Path(__file__).parents[1].glob("reports/examples/*/runs/*"))],
+EXAMPLES = sorted(Path(__file__).parents[1].glob("reports/examples/*/runs/*"))
+
+
+@pytest.mark.parametrize("run", [V1_A, V1_B, V2, V3, *EXAMPLES],
                          ids=lambda p: str(p.relative_to(Path(__file__).parents[1])))
 def test_every_committed_run_reads_without_a_problem(run: Path) -> None:
     got = storage.read_run(run)

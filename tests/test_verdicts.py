@@ -110,6 +110,10 @@ ALONE = {"timing": {"samples_s": SLOW4}}
     (v.Verdict("pass", ""), {"timing": {"samples_s": SLOW2}}, rec("pass"), 2.0, "pass", "baseline"),
     (v.Verdict("pass", ""), {"timing": {"samples_s": SLOW2}}, rec("pass"), 1.0, "slowdown", "baseline"),
     (v.Verdict("fail:dtype", "x"), HOST_SLOW, None, 2.0, "fail:dtype", "host cpu"),  # a failure stays one
+    # a compiled case is timed against its eager call in the same worker, rounds interleaved
+    (v.Verdict("pass", ""), {**HOST_SLOW, "mode": "compiled"}, None, 2.0, "slowdown", "eager call"),
+    (v.Verdict("pass", ""), {**HOST_SAME, "mode": "compiled"}, None, 2.0, "pass", "eager call"),
+    (v.Verdict("pass", ""), {**ALONE, "mode": "compiled"}, rec("pass"), 2.0, "slowdown", "baseline"),
 ])
 def test_judge_slowdown(verdict: v.Verdict, facts: Any, baseline: Any, noise: float, outcome: str,
                         reference: str | None) -> None:
@@ -118,6 +122,13 @@ def test_judge_slowdown(verdict: v.Verdict, facts: Any, baseline: Any, noise: fl
     assert (ratio or {}).get("reference") == reference
     if outcome == "slowdown":
         assert f"x slower than the {reference} (95% CI" in got.message
+
+
+def test_a_compiled_case_that_ran_passes_and_a_compile_only_case_compiles() -> None:
+    ran = {"backend": "cpu", "mode": "compiled", "compile": {"first_call_s": 0.9}, "devices_used": ["cpu"]}
+    assert v.case_outcome(ran).outcome == "pass"
+    only = {"backend": "tpu-compile", "compile": {"device_kind": "TPU v5 lite", "compile_s": 0.1}}
+    assert v.case_outcome(only).outcome == "compiled"
 
 
 def test_compare_takes_the_timing_options_pytest_takes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""Cases: one kernel x dtype x input variant x backend, and the key that names its stored results."""
+"""Cases: one kernel x dtype x input variant x backend x mode, and the key that names its stored results."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from pathlib import Path
 
 from portability.catalog.kernel import Kernel
 from portability.catalog.load import framework_of
+from portability.records import case_param
+from portability.vocabulary import COMPILE_ONLY, DEFAULT_MODE
 
 
 @dataclass(frozen=True)
 class Case:
-    """One kernel x dtype x input variant x backend: one pytest item, one line in cases.jsonl."""
+    """One kernel x dtype x input variant x backend x mode: one pytest item, one line in cases.jsonl."""
 
     path: str
     framework: str
@@ -20,12 +22,13 @@ class Case:
     dtype: str
     variant: str
     backend: str
+    mode: str = DEFAULT_MODE
 
     @property
     def param(self) -> str:
-        """``[<variant>-]<dtype>-<backend>``: the input variant leads where there is more than the default."""
-        parts = ([self.variant] if self.variant != "default" else []) + [self.dtype, self.backend]
-        return "-".join(parts)
+        """``[<variant>-]<dtype>-<backend>[-<mode>]``: the input variant leads where there is more than
+        the default; the mode ends it where it is not eager (``records.case_param``)."""
+        return case_param(self.variant, self.dtype, self.backend, self.mode)
 
     @property
     def key(self) -> str:
@@ -35,9 +38,11 @@ class Case:
 
 
 def cases(
-    path: Path, kernel: Kernel, backends: Sequence[str], dtypes: Sequence[str] | None
+    path: Path, kernel: Kernel, backends: Sequence[str], dtypes: Sequence[str] | None,
+    modes: Sequence[str] = (DEFAULT_MODE,),
 ) -> Iterator[Case]:
-    """The cases of a kernel, in a stable order: dtype, then variant, then backend."""
+    """The cases of a kernel, in a stable order: dtype, then variant, then backend, then mode. A
+    compile-only backend compiles by nature: it has one case, under the eager key it always had."""
     framework = framework_of(path)
     assert framework is not None
     for dtype in kernel.dtypes:
@@ -45,4 +50,5 @@ def cases(
             continue
         for variant in kernel.variants:
             for backend in backends:
-                yield Case(str(path), framework, kernel.api, dtype, variant, backend)
+                for mode in ((DEFAULT_MODE,) if backend in COMPILE_ONLY else modes):
+                    yield Case(str(path), framework, kernel.api, dtype, variant, backend, mode)

@@ -1,7 +1,7 @@
 """Pytest collection of the catalog: a catalog file is a collector, each case an item.
 
 Node ids are ``kernels/<framework>/<file>.py::<key>``, where the case key
-``<api>[(<variant>-)<dtype>-<backend>]`` names the case's stored results (``portability.records``);
+``<api>[(<variant>-)<dtype>-<backend>(-<mode>)]`` names the case's stored results (``portability.records``);
 the key must not change for the same case, the file may.
 
 This module knows nothing of the run: items ask the executor in ``config.stash[EXECUTOR_KEY]``
@@ -31,6 +31,7 @@ class Collection:
     frameworks: Sequence[str]
     backends: Sequence[str]
     dtypes: Sequence[str] | None
+    modes: Sequence[str] = ("eager",)
     apis: dict[str, str] = field(default_factory=dict)  # qualified API -> the catalog file that defines it
     usage: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # catalog folder -> inventory.usage
 
@@ -57,7 +58,7 @@ class CatalogFile(pytest.File):
             first = seen.apis.setdefault(kernel.api, str(self.path))
             if first != str(self.path):
                 raise CatalogError(f"{self.path}: entry {kernel.api!r} is already defined in {first}")
-            for case in cases(self.path, kernel, seen.backends, seen.dtypes):
+            for case in cases(self.path, kernel, seen.backends, seen.dtypes, seen.modes):
                 yield CaseItem.from_parent(self, name=f"{kernel.api}[{case.param}]", case=case, kernel=kernel,
                                            usage=seen.usage[folder].get(kernel.api))
 

@@ -14,7 +14,7 @@ from portability.catalog.cases import Case
 from portability.options import Settings
 from portability.records import CaseRecord, Facts, RatioRecord, WorkerInfo, clean_text
 from portability.runner.pool import Pool
-from portability.vocabulary import DEFAULT_SIZE, DEFAULT_TPU_TOPOLOGY
+from portability.vocabulary import DEFAULT_MODE, DEFAULT_SIZE, DEFAULT_TPU_TOPOLOGY
 
 
 def build_record(case: Case, kernel: Kernel, nodeid: str, facts: Facts | Mapping[str, Any], verdict: verdicts.Verdict,
@@ -30,6 +30,7 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: Facts | Mapping
         "dtype": case.dtype,
         "variant": case.variant,
         "backend": case.backend,
+        "mode": case.mode,
         "outcome": verdict.outcome,
         "failure": outcomes.category_of(verdict.outcome),
         "message": clean_text(verdicts.first_line(verdict.message, 500)),
@@ -65,6 +66,8 @@ def repro(case: Case, nodeid: str, s: Settings) -> str:
     """The command that runs this case again as it ran here: the options that change its inputs or
     its target are spelled out where they are not the defaults."""
     flags = [f"--backend={case.backend}"]
+    if case.mode != DEFAULT_MODE:
+        flags.append(f"--mode={case.mode}")
     if s.size != DEFAULT_SIZE:
         flags.append(f"--size={s.size}")
     if case.backend == "tpu-compile" and s.tpu_topology != DEFAULT_TPU_TOPOLOGY:

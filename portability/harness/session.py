@@ -59,7 +59,7 @@ def run_meta(config: pytest.Config, s: Settings, collected: int | None, parallel
     return {
         "command": sys.argv,
         "options": {
-            "backends": list(s.backends), "frameworks": list(s.frameworks),
+            "backends": list(s.backends), "frameworks": list(s.frameworks), "modes": list(s.modes),
             "dtypes": list(s.dtypes) if s.dtypes else None,
             "size": s.size,
             "baseline": str(s.baseline) if s.baseline else None,

@@ -31,11 +31,11 @@ from portability.records import (
     CaseRecord,
     RunMeta,
     SchemaError,
-    case_record_problem,
     clean_text,
     migrate_case,
     migrate_meta,
 )
+from portability.records.check import case_record_problem
 
 __all__ = ["COMPLETE", "INCOMPLETE", "INTERRUPTED", "KIND", "RUNNING", "SCHEMA_VERSION", "CaseLog", "Run",
            "RunFileError", "RunWriteError", "RunWriter", "find_runs", "latest_by_key", "read_run"]

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import time
-import traceback
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +17,9 @@ import numpy as np
 from portability import stats
 from portability.catalog import Draw, Kernel
 from portability.catalog.load import find_kernel, load_kernels
-from portability.records import ErrorFacts
-from portability.runner import backends, timing
+from portability.runner import backends, compiling, timing
 from portability.runner.backends import StageError
+from portability.runner.calls import Ctx, error_facts, placed, resolve
 from portability.runner.checks import (
     cast_input,
     compare,
@@ -36,49 +33,7 @@ from portability.runner.checks import (
     unwrap,
 )
 from portability.verdicts import first_line
-from portability.vocabulary import COMPILE_ONLY, DEFAULT_SIZE, FRAMEWORKS
-
-
-@dataclass
-class Ctx:
-    """What a kernel's callables receive: the resolved API and the framework, placed on a device."""
-
-    fn: Any
-    fw: Any
-    device: Any
-    backend: str
-    dtype: str
-    seed: int
-    adapter: backends.Backend
-
-    def to(self, array: Any) -> Any:
-        """Put a NumPy array on the case's device with its own dtype (for inputs made in setup)."""
-        return self.adapter.to_device(np.asarray(array), self.device)
-
-
-def resolve(api: str) -> tuple[Any, Any]:
-    """The object a qualified API names, and its framework's top module.
-
-    ``tf.compat.v1.placeholder`` -> tensorflow.compat.v1.placeholder. Submodules that are not
-    attributes until imported (``jax.scipy.special``) are imported along the way.
-    """
-    import importlib
-
-    prefix, *parts = api.split(".")
-    top_name = next(f.module for f in FRAMEWORKS.values() if f.prefix == prefix)
-    top = importlib.import_module(top_name)
-    obj: Any = top
-    path = top_name
-    for part in parts:
-        path = f"{path}.{part}"
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            try:
-                obj = importlib.import_module(path)
-            except ImportError:
-                raise AttributeError(f"{api} does not exist ('{part}' not found in {path.rsplit('.', 1)[0]})") from None
-    return obj, top
+from portability.vocabulary import COMPILE_ONLY, DEFAULT_MODE, DEFAULT_SIZE
 
 
 class CaseRunner:
@@ -107,9 +62,10 @@ class CaseRunner:
         self.adapter.free()
         gc.freeze()
 
-    def _thunk(
-        self, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, backend: str, seed: int
-    ) -> Callable[[], Any]:
+    def prepare(
+        self, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, backend: str, seed: int
+    ) -> tuple[Ctx, dict[str, Any]]:
+        """The kernel's context and its inputs cast to the case's dtype and placed on its device."""
         adapter = self.adapter
         device = adapter.device(backend)
         ctx = Ctx(fn=fn, fw=fw, device=device, backend=backend, dtype=dtype, seed=seed, adapter=adapter)
@@ -121,6 +77,16 @@ class CaseRunner:
                 }
         except Exception as exc:
             raise StageError("inputs", exc) from exc
+        return ctx, inputs
+
+    def thunk(
+        self, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, backend: str, seed: int,
+        prepared: tuple[Ctx, dict[str, Any]] | None = None,
+    ) -> Callable[[], Any]:
+        """The case's call, its setup done: what is timed."""
+        adapter = self.adapter
+        ctx, inputs = prepared or self.prepare(fn, fw, raw, dtype, backend, seed)
+        device = ctx.device
         try:
             adapter.seed(seed)
             with adapter.placement(device):
@@ -130,17 +96,17 @@ class CaseRunner:
                     call = kernel.call
                     if call is None:
                         args = tuple(inputs.values())
-                        return _placed(adapter, device, lambda: fn(*args))
-                    return _placed(adapter, device, lambda: call(ctx, **inputs))
+                        return placed(adapter, device, lambda: fn(*args))
+                    return placed(adapter, device, lambda: call(ctx, **inputs))
         except Exception as exc:
             raise StageError("setup", exc) from exc
-        return _placed(adapter, device, thunk)
+        return placed(adapter, device, thunk)
 
     def execute(
         self, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, backend: str, seed: int
     ) -> tuple[Callable[[], Any], Any, float]:
         """Prepare a case and make its first call: (thunk, output, first-call seconds)."""
-        thunk = self._thunk(kernel, fn, fw, raw, dtype, backend, seed)
+        thunk = self.thunk(kernel, fn, fw, raw, dtype, backend, seed)
         try:
             t0 = time.perf_counter()
             out = thunk()
@@ -169,8 +135,11 @@ class CaseRunner:
         seed = kernel.seed(variant)
         raw = dict(kernel.variants[variant](Draw(np.random.default_rng(seed), config.get("size", DEFAULT_SIZE))))
         if backend in COMPILE_ONLY:
-            return self.compile_case(kernel, fn, fw, raw, dtype, backend, seed, facts)
+            return compiling.compile_only(self, kernel, fn, fw, raw, dtype, backend, seed, facts)
         rounds = {k: config[k] for k in ("min_rounds", "max_rounds", "budget_s") if k in config}
+        if case.get("mode", DEFAULT_MODE) == "compiled":
+            facts["mode"] = "compiled"
+            return compiling.compiled_mode(self, kernel, fn, fw, raw, dtype, backend, seed, facts, rounds)
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -224,59 +193,14 @@ class CaseRunner:
             result["downcast"] = is_downcast(result["expected"], result["got"])
         return result
 
-    def compile_case(self, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, backend: str,
-                     seed: int, facts: dict[str, Any]) -> dict[str, Any]:
-        """A compile-only case: the kernel's whole call, setup included, traced as one function of its
-        array inputs (their shapes and dtypes) and compiled for the backend's device. Nothing runs, so
-        there are no numerics and no timings; the output dtypes are the program's."""
-        if kernel.host_only:
-            facts["unavailable"] = f"a host-side API, nothing to compile: {kernel.host_only}"
-            return facts
-        cast = {k: cast_input(v, dtype)[0] for k, v in raw.items()}
-        names = [k for k, v in cast.items() if isinstance(v, np.ndarray)]
-        ctx = Ctx(fn=fn, fw=fw, device=self.adapter.device(backend), backend=backend, dtype=dtype, seed=seed,
-                  adapter=self.adapter)
-        setup, call = kernel.setup, kernel.call
-        where = {"in": "call"}
-
-        def program(*arrays: Any) -> Any:
-            inputs = {**cast, **dict(zip(names, arrays, strict=True))}
-            if setup is not None:
-                where["in"] = "setup"
-                thunk = setup(ctx, **inputs)
-                where["in"] = "call"
-                return thunk()
-            if call is not None:
-                return call(ctx, **inputs)
-            return fn(*inputs.values())
-
-        program.__name__ = program.__qualname__ = kernel.api  # what the compiler's messages name
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                with self.adapter.placement(ctx.device):
-                    compiled = self.adapter.compile(backend, program, [cast[k] for k in names])
-        except StageError as err:
-            # the kernel's own preparation, not the API, could not be traced: said apart
-            stage = "trace-setup" if err.stage == "trace" and where["in"] == "setup" else err.stage
-            facts["error"] = error_facts(stage, err.exc)
-            return facts
-        facts["warnings"] = sorted({first_line(str(w.message)) for w in caught})[:3]
-        facts["compile"] = compiled.facts
-        facts["output_dtypes"] = compiled.output_dtypes
-        facts["dtype_check"] = self.dtype_check(kernel, dtype, compiled.output_dtypes)
-        facts["check"] = "compile only: no numerics"
-        if compiled.callbacks:
-            facts["unavailable"] = (f"calls back into Python on the host ({', '.join(compiled.callbacks)}): "
-                                    "compiling it says nothing of the TPU")
-        return facts
-
     def check_output(
         self, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, backend: str,
-        seed: int, leaves: list[Any], host: list[Any] | None = None,
+        seed: int, leaves: list[Any], host: list[Any] | None = None, eager: list[Any] | None = None,
     ) -> tuple[dict[str, Any] | None, str]:
         """Check the output; returns (result, which check ran). ``host``: the output's leaves as
-        NumPy/Python values when the caller has them (the catalog self-test hands in altered ones)."""
+        NumPy/Python values when the caller has them (the catalog self-test hands in altered ones).
+        ``eager``: a compiled case's eager output leaves, its reference where an eager case would
+        have been its own (the host CPU at the case's dtype)."""
         if host is None:
             host = to_host(self.adapter, leaves)
         canon = kernel.canonical or (lambda x: x)
@@ -295,7 +219,11 @@ class CaseRunner:
         # The same API on the host CPU at the highest precision it accepts.
         for ref_dtype in reference_dtypes(dtype):
             if backend == "cpu" and ref_dtype == dtype:
-                return {"ok": True, "message": ""}, "self"
+                if eager is None:
+                    return {"ok": True, "message": ""}, "self"
+                want = to_host(self.adapter, eager)
+                return compare(host_leaves(canon(unwrap(host, leaves))), host_leaves(canon(unwrap(want, eager))),
+                               rtol, atol), "eager"
             try:
                 # The case's inputs as rounded to its dtype, so input rounding is not counted.
                 _, ref_out, _ = self.execute(kernel, fn, fw, ref_inputs, ref_dtype, "cpu", seed)
@@ -313,27 +241,3 @@ class CaseRunner:
         return None, "unverified: no reference ran on the CPU"
 
 
-#: The native stack XLA appends to a status message ("...; got shape f64[64,64]:     @     0x7ff717af2ea2
-#: xla::XlaBuilder::ReportError()"): addresses, not words; the traceback keeps the Python side.
-_NATIVE_STACK = re.compile(r":?\s+@\s+0x[0-9a-f]+\s.*", re.DOTALL)
-
-
-def error_facts(stage: str, exc: BaseException) -> ErrorFacts:
-    return {
-        "stage": stage,
-        "type": type(exc).__name__,
-        "message": _NATIVE_STACK.sub("", str(exc)) or type(exc).__name__,
-        "traceback": "".join(traceback.format_exception(exc, limit=-4))[-2000:],
-    }
-
-
-def _placed(adapter: backends.Backend, device: Any, thunk: Callable[[], Any]) -> Callable[[], Any]:
-    """The timed callable: inside the device scope where the framework needs one for its calls."""
-    if not adapter.scope_calls:
-        return thunk
-
-    def run() -> Any:
-        with adapter.placement(device):
-            return thunk()
-
-    return run

@@ -59,11 +59,11 @@ def alter(value: Any) -> Any:
 
 def check_kernel(runner: Any, kernel: Kernel, size: str = "small") -> list[str]:
     """Problems with one kernel (empty when it is sound)."""
-    from portability.runner import execute  # here, not at import: it is the worker's machinery
+    from portability.runner import calls  # here, not at import: it is the worker's machinery
 
     dtype = "float32" if "float32" in kernel.dtypes else kernel.dtypes[0]
     try:
-        fn, fw = execute.resolve(kernel.api)
+        fn, fw = calls.resolve(kernel.api)
     except (AttributeError, ImportError) as exc:
         if kernel.removed:
             return []  # a real fail:missing, declared with its version

@@ -14,11 +14,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from portability.results import compare, storage
+from portability.results import compare, storage, summary
 from portability.results.report.charts import category_chart, ratio_chart
 from portability.results.report.data import (
     Column,
     cross_hardware,
+    modes_rows,
     paper_comparison,
     paper_figures,
     portability_rows,
@@ -60,7 +61,8 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
     from jinja2 import Environment, select_autoescape
     from markupsafe import Markup
 
-    columns = [Column(run.run_id, b, run) for run in runs for b in sorted({c["backend"] for c in run.cases})]
+    columns = [Column(run.run_id, t, run) for run in runs
+               for t in sorted({summary.target(c) for c in run.cases}, key=summary.target_order)]
     fheader, frows = function_rows(columns)
     pheader, prows = paper_functions(runs, columns)
     changes: dict[str, Any] | None = None
@@ -79,7 +81,7 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
         functions=Markup(_datatable(fheader, frows, "functions-table")),
         paper=paper_comparison(runs), paper_figures=paper_figures(),
         paper_functions=Markup(_datatable(pheader, prows, "paper-functions-table", page=10)),
-        cross=cross_hardware(columns), portability=portability_rows(runs),
+        cross=cross_hardware(columns), portability=portability_rows(runs), modes=modes_rows(runs),
         accelerator_columns=[c.label for c in columns if c.backend != "cpu"],
         changes=changes, compare_changes=compare.CHANGES,
     )

@@ -25,7 +25,8 @@ VERDICT_ORDER = {v: i for i, v in enumerate(
 
 @dataclass(frozen=True)
 class Column:
-    """One backend of one run: a column of verdicts in the function table."""
+    """One target (a backend, and its mode where not eager: ``summary.target``) of one run: a column
+    of verdicts in the function table."""
 
     run_id: str
     backend: str
@@ -152,10 +153,33 @@ def portability_rows(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
     return out
 
 
+def modes_rows(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
+    """Per run, framework and backend with compiled cases: compiled against eager
+    (``summary.modes_view``): failures of the mode, failures both ways, and the time ratios."""
+    out = []
+    for run in runs:
+        for row in summary.modes_view(run.cases):
+            d = len(row.compared)
+            if not d:
+                continue
+            out.append({
+                "run": run.run_id, "framework": row.framework, "target": row.target, "compared": d,
+                "portability": len(row.portability), "portability_pct": round(100 * len(row.portability) / d, 1),
+                "both": len(row.both), "both_pct": round(100 * len(row.both) / d, 1),
+                "categories": ", ".join(f"{c} {n}" for c, n in row.categories()) or "-",
+                "examples": ", ".join(row.examples(row.portability, 5)) or "-",
+                "median_ratio": round(row.median_ratio, 2) if row.median_ratio is not None else None,
+                "timed": len(row.time_ratios),
+                "faster": sum(r < 1 for r in row.time_ratios), "slower": sum(r > 1 for r in row.time_ratios),
+            })
+    return out
+
+
 def cross_hardware(columns: Sequence[Column]) -> list[dict[str, Any]]:
     """The paper's cross-hardware view for every pair of accelerator columns of one framework."""
-    # a compile-only column has no timings and is not a device run: the portability view covers it
-    accel = [c for c in columns if c.backend != "cpu" and c.backend not in COMPILE_ONLY]
+    # a compile-only column has no timings and is not a device run: the portability view covers it;
+    # a compiled mode is not hardware: the modes view covers it
+    accel = [c for c in columns if c.backend != "cpu" and c.backend not in COMPILE_ONLY and " " not in c.backend]
     out = []
     for i, a in enumerate(accel):
         for b in accel[i + 1:]:

@@ -12,6 +12,7 @@ from portability import outcomes
 from portability.records import CaseRecord
 from portability.results import storage
 from portability.results.report.data import Column
+from portability.results.summary import target
 from portability.usage import inventory
 from portability.vocabulary import COMPILE_ONLY
 
@@ -39,7 +40,7 @@ def case_details(cases: Sequence[CaseRecord]) -> str:
         ratio = (f"; {r['ratio']:.2f}x the {escape(str(r.get('reference', '')))} "
                  f"(CI {r.get('ci_low', 0):.2f}-{r.get('ci_high', 0):.2f})" if r.get("ratio") else "")
         compiled = c.get("compile")
-        if compiled:
+        if compiled and c["backend"] in COMPILE_ONLY:
             when = (f"compiled for {escape(str(compiled.get('device_kind', '?')))} in "
                     f"{_fmt_s(compiled.get('compile_s'))} (traced {_fmt_s(compiled.get('trace_s'))}, lowered "
                     f"{_fmt_s(compiled.get('lower_s'))}); nothing ran")
@@ -74,7 +75,7 @@ def function_rows(columns: Sequence[Column]) -> tuple[list[str], list[list[Any]]
     meta: dict[tuple[str, str], CaseRecord] = {}
     for col in columns:
         for c in col.run.cases:
-            if c["backend"] != col.backend:
+            if target(c) != col.backend:
                 continue
             key = (c["framework"], c["api"])
             by_fn[key][col].append(c)
@@ -111,7 +112,7 @@ def paper_functions(runs: Sequence[storage.Run], columns: Sequence[Column]) -> t
     verdicts: dict[tuple[Column, str], list[str]] = defaultdict(list)
     for col in columns:
         for c in col.run.cases:
-            if c["backend"] == col.backend:
+            if target(c) == col.backend:
                 verdicts[(col, c["api"])].append(c["outcome"])
     tagged = {(c["framework"], c["api"]): c.get("paper_name") or "" for col in columns for c in col.run.cases
               if c.get("paper")}

@@ -94,6 +94,18 @@ class Backend(Protocol):
     def free(self) -> None:
         """Release cached device memory between cases."""
 
+    def jit_unavailable(self) -> str:
+        """Why ``--mode compiled`` cannot run here ("" when it can): a compiler the framework needs
+        and does not find (torch's inductor needs a C++ compiler on the CPU)."""
+
+    def jit(self, thunk: Callable[[], Any], program: Callable[..., Any],
+            args: Sequence[Any]) -> tuple[Callable[[], Any], dict[str, Any]]:
+        """``--mode compiled``: the case compiled as this framework's users compile a function, and
+        what compiling it took (seconds per stage, where the framework says). ``thunk`` is the eager
+        call, its setup done; ``program`` the whole call, setup included, as a function of the case's
+        input arrays ``args`` (on the device). Compiling may wait for the first call; an error raised
+        while it is done ahead is a ``StageError`` naming the stage (trace, lower, compile)."""
+
     def compile_targets(self) -> dict[str, dict[str, str]]:
         """For each visible compile-only backend: the compiler, its version, the topology and the chip."""
 

@@ -160,6 +160,17 @@ class Adapter:
     def seed(self, seed: int) -> None:
         tf.random.set_seed(seed)
 
+    def jit_unavailable(self) -> str:
+        return ""
+
+    def jit(self, thunk: Callable[[], Any], program: Callable[..., Any],
+            args: Sequence[Any]) -> tuple[Callable[[], Any], dict[str, Any]]:
+        # As users compile with XLA: the eager call traced into a graph, every op compiled by XLA
+        # (no op may stay outside: jit_compile=True refuses what XLA cannot lower). Its tensors
+        # are captured as inputs, not folded in as constants. Traced and compiled at the first call.
+        compiled: Callable[[], Any] = tf.function(thunk, jit_compile=True)
+        return compiled, {}
+
     def compile_targets(self) -> dict[str, dict[str, str]]:
         return {}
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from portability.runner.backends import Compiled, no_compile_target
+from portability.verdicts import first_line
 
 
 def _xla_device_type() -> str | None:
@@ -32,6 +33,7 @@ class Adapter:
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self._xla_type = _xla_device_type()
+        self._no_compiler: str | None = None
 
     def visible(self) -> dict[str, str]:
         seen = {"cpu": "cpu"}
@@ -142,6 +144,31 @@ class Adapter:
 
     def seed(self, seed: int) -> None:
         torch.manual_seed(seed)
+
+    def jit_unavailable(self) -> str:
+        if self._no_compiler is None:
+            # inductor compiles the kernels it generates for the CPU with a C++ compiler ($CXX, else g++ ...)
+            try:
+                from torch._inductor import cpp_builder
+
+                cpp_builder.get_cpp_compiler()
+                self._no_compiler = ""
+            except Exception as exc:
+                self._no_compiler = (f"torch.compile's inductor needs a C++ compiler on the CPU and finds none "
+                                     f"({type(exc).__name__}: {first_line(str(exc))})")
+        return self._no_compiler
+
+    def jit(self, thunk: Callable[[], Any], program: Callable[..., Any],
+            args: Sequence[Any]) -> tuple[Callable[[], Any], dict[str, Any]]:
+        import torch._dynamo
+
+        # Each case compiles afresh: dynamo caches compiled code per Python code object, and every
+        # case's call is the same lambda of the harness, whose cache would fill (cache_size_limit)
+        # and quietly fall back to eager. fullgraph: a graph break is an error, not a silent eager
+        # fallback; dynamic=False: the shapes are the case's.
+        torch._dynamo.reset()
+        compiled: Callable[[], Any] = torch.compile(thunk, fullgraph=True, dynamic=False)
+        return compiled, {}
 
     def compile_targets(self) -> dict[str, dict[str, str]]:
         return {}

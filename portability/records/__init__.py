@@ -11,20 +11,19 @@ Schema history:
   3. Case records gain ``device_only`` (the device kind an API is tied to, "" for none) and ``compile``
      (what a compile-only backend's compiler did); ``run.json`` gains ``compile_targets`` (per framework:
      the compiler, its version, the topology and the chip). Older records get "" and None.
+  4. Case records gain ``mode`` (``eager`` or ``compiled``); a compiled case's key ends in ``-compiled``
+     (``torch.abs[float32-cpu-compiled]``), an eager case's key is unchanged. Older records are eager.
 """
 
 from __future__ import annotations
 
 import re
-import types
-import typing
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:  # only read by type checkers: the class bodies' annotations are never evaluated
     from typing import NotRequired
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 KIND = "portability-run"
 #: Status values of run.json. A run whose status is still "running" when read, and whose
 #: process is gone, was killed: readers report it as interrupted.
@@ -34,6 +33,7 @@ COMPLETE, INTERRUPTED, RUNNING = "complete", "interrupted", "running"
 INCOMPLETE = "incomplete"
 
 DEFAULT_VARIANT = "default"
+DEFAULT_MODE = "eager"
 
 
 # -- what a worker reports about one case ---------------------------------------------------------
@@ -80,7 +80,9 @@ class TimingFacts(TypedDict, total=False):
 
 class CompileFacts(TypedDict, total=False):
     """A compile-only case: the seconds each stage took, where the program was compiled for (checked
-    on the compiled executable, never assumed), and what the compiler says it needs on the chip."""
+    on the compiled executable, never assumed), and what the compiler says it needs on the chip.
+    A case of ``--mode compiled``: the stages its framework times apart (JAX), and its first call,
+    which compiles where compiling waits for it (torch.compile, tf.function)."""
 
     target: str  # the device kind: tpu
     device_kind: str  # the chip as the compiler names it: "TPU v5 lite"
@@ -89,6 +91,7 @@ class CompileFacts(TypedDict, total=False):
     lower_s: float
     compile_s: float
     memory: dict[str, int]  # bytes: arguments, outputs, temporaries, generated code
+    first_call_s: float
 
 
 class Terminated(TypedDict):
@@ -118,6 +121,8 @@ class Facts(TypedDict, total=False):
     worker_s: float
     terminated: Terminated
     compile: CompileFacts
+    #: ``compiled`` for a case of ``--mode compiled`` (absent: eager)
+    mode: str
     #: why the case cannot be expressed on the backend although nothing failed (a host callback in a
     #: program compiled for a device): the case is ``unavailable`` with this reason
     unavailable: str
@@ -165,6 +170,7 @@ class CaseRecord(TypedDict):
     dtype: str
     variant: str
     backend: str
+    mode: str
     outcome: str
     failure: str | None
     message: str
@@ -243,14 +249,16 @@ def clean_text(text: str) -> str:
 
 # -- case keys -------------------------------------------------------------------------------------
 
-def case_param(variant: str, dtype: str, backend: str) -> str:
-    """``[<variant>-]<dtype>-<backend>``: the input variant leads where it is not the default."""
-    return "-".join(([variant] if variant != DEFAULT_VARIANT else []) + [dtype, backend])
+def case_param(variant: str, dtype: str, backend: str, mode: str = DEFAULT_MODE) -> str:
+    """``[<variant>-]<dtype>-<backend>[-<mode>]``: the input variant leads where it is not the default,
+    the mode ends it where it is not eager (so an eager case keeps the key it always had)."""
+    return "-".join(([variant] if variant != DEFAULT_VARIANT else []) + [dtype, backend]
+                    + ([mode] if mode != DEFAULT_MODE else []))
 
 
-def case_key(api: str, variant: str, dtype: str, backend: str) -> str:
+def case_key(api: str, variant: str, dtype: str, backend: str, mode: str = DEFAULT_MODE) -> str:
     """``<api>[<param>]``: the name of a case's stored results, the same whichever file defines it."""
-    return f"{api}[{case_param(variant, dtype, backend)}]"
+    return f"{api}[{case_param(variant, dtype, backend, mode)}]"
 
 
 _V1_ID = re.compile(r"^(?:.*::)?(?P<api>[^\[\]]+)\[(?P<param>[^\[\]]+)\]$")
@@ -287,9 +295,12 @@ def migrate_meta(meta: dict[str, Any]) -> RunMeta:
         raise SchemaError(f"schema version {schema} is newer than this version reads ({SCHEMA_VERSION}): upgrade")
     if schema == SCHEMA_VERSION:
         return meta  # type: ignore[return-value]
-    # 1 -> 2: run.json itself is unchanged; its cases gain a key. 2 -> 3: no compile-only backend existed
+    # 1 -> 2: run.json itself is unchanged; its cases gain a key. 2 -> 3: no compile-only backend existed.
+    # 3 -> 4: every case ran eagerly
+    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
     return {**meta, "schema": SCHEMA_VERSION, "migrated_from": schema,  # type: ignore[typeddict-item]
-            "compile_targets": {}}
+            "compile_targets": meta.get("compile_targets", {}),
+            "options": {**options, "modes": options.get("modes", [DEFAULT_MODE])}}
 
 
 def migrate_case(record: dict[str, Any], schema: int) -> CaseRecord:
@@ -303,110 +314,6 @@ def migrate_case(record: dict[str, Any], schema: int) -> CaseRecord:
     if schema < 3:
         # the catalog said which APIs are tied to a device, but records did not keep it
         record = {**record, "device_only": record.get("device_only", ""), "compile": record.get("compile")}
+    if schema < 4:
+        record = {**record, "mode": record.get("mode", DEFAULT_MODE)}
     return record  # type: ignore[return-value]
-
-
-# -- checking a record read back -------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Shape:
-    """What a JSON value may be under an annotation: its exact types (JSON gives exact types: no
-    subclass, and ``true`` is a bool, never an int), and what the items of a list or the values of a
-    dict may be. ``expected`` is the annotation in words. A nested TypedDict is checked as a dict."""
-
-    types: frozenset[type] | None  # None: Any
-    items: dict[type, _Shape]
-    expected: str
-
-
-def _shape(annotation: Any) -> _Shape:
-    if annotation is Any:
-        return _Shape(None, {}, "Any")
-    if annotation is None or annotation is type(None):
-        return _Shape(frozenset({type(None)}), {}, "None")
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if origin is Union or origin is types.UnionType:
-        parts = [_shape(a) for a in args]
-        if any(p.types is None for p in parts):
-            return _Shape(None, {}, "Any")
-        return _Shape(frozenset(t for p in parts for t in p.types or ()),
-                      {t: s for p in parts for t, s in p.items.items()}, " | ".join(p.expected for p in parts))
-    if origin is list:
-        (item,) = args
-        inner = _shape(item)
-        return _Shape(frozenset({list}), {} if inner.types is None else {list: inner}, f"list[{inner.expected}]")
-    if origin is dict:
-        _, value = args  # JSON object keys are always str
-        inner = _shape(value)
-        return _Shape(frozenset({dict}), {} if inner.types is None else {dict: inner},
-                      f"dict[str, {inner.expected}]")
-    if typing.is_typeddict(annotation):
-        return _Shape(frozenset({dict}), {}, "dict")
-    if annotation is float:  # a JSON number without a fraction is read as an int
-        return _Shape(frozenset({float, int}), {}, "float")
-    if annotation in (str, int, bool):
-        return _Shape(frozenset({annotation}), {}, annotation.__name__)
-    raise TypeError(f"no record check for the annotation {annotation!r}")
-
-
-def _fits(value: Any, shape: _Shape) -> bool:
-    if shape.types is None:
-        return True
-    kind = type(value)
-    if kind not in shape.types:
-        return False
-    inner = shape.items.get(kind)
-    if inner is None:
-        return True
-    return all(_fits(v, inner) for v in (value.values() if kind is dict else value))
-
-
-def _json_type(value: Any) -> str:
-    return "None" if value is None else type(value).__name__
-
-
-_T = TypeVar("_T")
-
-
-class _NotRequired(Generic[_T]):
-    """Stands for ``typing.NotRequired`` (3.11+; the annotations here name it for type checkers only)
-    when a TypedDict's annotations are evaluated at run time: it marks the keys a record may lack,
-    which the TypedDict's own ``__required_keys__`` cannot tell from annotations left as text."""
-
-
-def _fields(record_type: Any) -> list[tuple[str, bool, _Shape]]:
-    """(name, required, shape) of each key of a TypedDict, from its annotations."""
-    hints = typing.get_type_hints(record_type, localns={"NotRequired": _NotRequired})
-    out = []
-    for name, annotation in hints.items():
-        optional = typing.get_origin(annotation) is _NotRequired
-        out.append((name, not optional, _shape(typing.get_args(annotation)[0] if optional else annotation)))
-    return out
-
-
-_CASE_FIELDS = _fields(CaseRecord)
-
-
-def case_record_problem(record: Any) -> str | None:
-    """What is wrong with a parsed ``cases.jsonl`` record, in today's form, against ``CaseRecord``:
-    the first missing field or field of a wrong type, or ``None`` for a good record. Keys that
-    ``CaseRecord`` does not name are let be."""
-    if not isinstance(record, dict):
-        return f"not a case record (a JSON {_json_type(record)})"
-    for name, required, shape in _CASE_FIELDS:
-        if name not in record:
-            if required:
-                return f"field {name!r} is missing"
-            continue
-        value = record[name]
-        if shape.types is None:
-            continue
-        kind = type(value)
-        # the type, then the items of a list or dict, if there is a rule for them (fast: few are)
-        if kind not in shape.types:
-            return f"field {name!r} is {_json_type(value)}, expected {shape.expected}"
-        if kind in shape.items and not _fits(value, shape):
-            inner = shape.items[kind]
-            bad = next(v for v in (value.values() if kind is dict else value) if not _fits(v, inner))
-            return f"field {name!r} is {_json_type(value)} holding {_json_type(bad)}, expected {shape.expected}"
-    return None
