@@ -91,7 +91,7 @@ def test_options_are_validated_with_one_line_errors(pytester: pytest.Pytester, a
     assert len(errors) == 1 and errors[0].startswith(message), result.stderr.str()
 
 
-HELP_GROUP = ["--backend=LIST", "--tpu-topology=NAME", "--jax-x64=on|off",
+HELP_GROUP = ["--backend=LIST", "--mode=LIST", "--tpu-topology=NAME", "--jax-x64=on|off",
               "--framework=LIST", "--dtype=LIST", "--size=SIZE", "--baseline=RUN_DIR",
               "--slowdown-threshold=RATIO", "--baseline-noise=FACTOR", "--case-timeout=SECONDS",
               "--timing-budget=SECONDS", "--cpu-threads=N", "--worker-memory=SIZE", "--expectations=DIR", "--no-report",
