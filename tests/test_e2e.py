@@ -104,3 +104,41 @@ def test_real_dtype_and_not_implemented_failures_and_no_harness_errors(cpu_run):
     # torch has no CPU Cholesky in half precision
     chol = cases.get("torch.linalg.cholesky[float16-cpu]")
     assert chol and chol["outcome"] == "fail:not_implemented" and "not implemented for 'Half'" in chol["message"]
+
+
+# -- the compiled mode on a selection (the whole catalog compiled takes about 12 min with -n 2: README) --------
+
+@pytest.fixture(scope="module")
+def modes_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], storage.Run]:
+    if sorted(installed()) != sorted(FRAMEWORKS):
+        pytest.skip(f"the end-to-end run needs all three frameworks; installed: {installed()}")
+    out = tmp_path_factory.mktemp("modes")
+    files = [f"kernels/{fw}/elementwise.py" for fw in FRAMEWORKS]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *files, "--backend=cpu", "--mode=eager,compiled", "--dtype=float32",
+         "--size=small", f"--results-dir={out}", "--timing-budget=0.02", "--no-report", "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1500,
+    )
+    runs = storage.find_runs(out)
+    assert len(runs) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc, storage.read_run(runs[0])
+
+
+def test_every_case_of_a_selection_runs_eager_and_compiled(modes_run):
+    proc, run = modes_run
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    keys = {c["key"]: c for c in run.cases}
+    eager = {k for k, c in keys.items() if c["mode"] == "eager"}
+    compiled = {k for k, c in keys.items() if c["mode"] == "compiled"}
+    assert eager and {k.removesuffix("-compiled]") + "]" for k in compiled} == eager
+    assert not [k for k, c in keys.items() if c["message"].startswith("harness error")]
+    for fw in FRAMEWORKS:
+        ran = [c for c in keys.values() if c["framework"] == fw and c["mode"] == "compiled"
+               and c["outcome"] in ("pass", "slowdown")]
+        assert ran, fw
+        for c in ran:
+            assert c["ratio"]["reference"] == "eager call" and c["compile"]["first_call_s"] > 0, c["key"]
+            assert c["check"] in ("numpy", "property", "eager", "cpu-float64"), (c["key"], c["check"])
+    modes = proc.stdout.split("compiled against eager")[1]
+    for fw in FRAMEWORKS:
+        assert any(line.startswith(f"{fw} ") and "cpu compiled" in line for line in modes.splitlines()), fw
