@@ -22,19 +22,22 @@ REQUIRED = {"key", "id", "framework", "api", "category", "dtype", "variant", "ba
             "device_used", "check", "timing", "repro", "paper"}
 
 
-@pytest.fixture(scope="module")
-def cpu_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], storage.Run]:
+def _one_run(tmp_path_factory: pytest.TempPathFactory, name: str,
+             args: list[str]) -> tuple[subprocess.CompletedProcess[str], storage.Run]:
+    """``pytest ARGS`` from the project root into a results folder of its own: its output and its run."""
     if sorted(installed()) != sorted(FRAMEWORKS):
         pytest.skip(f"the end-to-end run needs all three frameworks; installed: {installed()}")
-    out = tmp_path_factory.mktemp("e2e")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--backend=cpu", "--size=small", f"--results-dir={out}",
-         "--timing-budget=0.05", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1500,
-    )
+    out = tmp_path_factory.mktemp(name)
+    proc = subprocess.run([sys.executable, "-m", "pytest", *args, f"--results-dir={out}", "-p", "no:cacheprovider"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1500)
     runs = storage.find_runs(out)
     assert len(runs) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc, storage.read_run(runs[0])
+
+
+@pytest.fixture(scope="module")
+def cpu_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], storage.Run]:
+    return _one_run(tmp_path_factory, "e2e", ["--backend=cpu", "--size=small", "--timing-budget=0.05"])
 
 
 def test_run_completes_and_prints_the_summary(cpu_run):
@@ -110,18 +113,9 @@ def test_real_dtype_and_not_implemented_failures_and_no_harness_errors(cpu_run):
 
 @pytest.fixture(scope="module")
 def modes_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], storage.Run]:
-    if sorted(installed()) != sorted(FRAMEWORKS):
-        pytest.skip(f"the end-to-end run needs all three frameworks; installed: {installed()}")
-    out = tmp_path_factory.mktemp("modes")
     files = [f"kernels/{fw}/elementwise.py" for fw in FRAMEWORKS]
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *files, "--backend=cpu", "--mode=eager,compiled", "--dtype=float32",
-         "--size=small", f"--results-dir={out}", "--timing-budget=0.02", "--no-report", "-p", "no:cacheprovider"],
-        cwd=ROOT, capture_output=True, text=True, timeout=1500,
-    )
-    runs = storage.find_runs(out)
-    assert len(runs) == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc, storage.read_run(runs[0])
+    return _one_run(tmp_path_factory, "modes", [*files, "--backend=cpu", "--mode=eager,compiled", "--dtype=float32",
+                                                "--size=small", "--timing-budget=0.02", "--no-report"])
 
 
 def test_every_case_of_a_selection_runs_eager_and_compiled(modes_run):
