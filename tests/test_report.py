@@ -59,7 +59,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         (tmp / "kernels" / fw).mkdir(parents=True)
         shutil.copy(ROOT / "kernels" / fw / "fft.py", tmp / "kernels" / fw / "fft.py")
     (tmp / "kernels" / "torch" / "hostile.py").write_text(HOSTILE_KERNEL)
-    proc_a, a = _run(tmp, tmp / "A", "kernels", "--dtype=float32,float16")
+    # run A compiles each case too: the page holds both modes and time ratios against eager
+    proc_a, a = _run(tmp, tmp / "A", "kernels", "--dtype=float32,float16", "--mode=eager,compiled")
     _, b = _run(tmp, tmp / "B", "kernels", "--dtype=float32", "--no-report")
     return {"tmp": tmp, "a": a, "b": b, "proc_a": proc_a}
 
@@ -113,6 +114,15 @@ def test_the_page_loads_offline_without_errors_or_requests(opened: Any) -> None:
     opened.evaluate("() => new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)))")
     assert opened.problems == []
     assert opened.evaluate("window.__xss") is None  # the message's script never ran
+
+
+def test_the_modes_table_says_what_the_run_files_say(opened: Any, runs: dict[str, Any]) -> None:
+    rows = opened.locator("#modes-table tbody tr")
+    expected = {(r.framework, r.target): len(r.compared) for r in summary.modes_view(runs["a"].cases) if r.compared}
+    assert expected and rows.count() == len(expected)
+    for i in range(rows.count()):
+        cells = rows.nth(i).locator("td").all_inner_texts()
+        assert int(cells[3]) == expected[(cells[0], cells[1])]
 
 
 def test_summary_numbers_equal_those_computed_from_the_run_files(opened: Any, runs: dict[str, Any]) -> None:
@@ -182,7 +192,8 @@ def test_compare_runs_of_different_dtypes_marks_the_missing_cases_not_comparable
     assert main(["compare", str(b.path), str(a.path), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     only_a = {c["key"] for c in a.cases} - {c["key"] for c in b.cases}
-    assert only_a and all("float16" in i for i in only_a)
+    # A ran float16 too, and every case compiled as well
+    assert only_a and all("float16" in i or i.endswith("-compiled]") for i in only_a)
     not_comparable = {c["key"] for c in report["cases"] if c["change"] == "not comparable"}
     assert not_comparable == only_a
     assert report["counts"]["failure introduced"] == 0
@@ -264,7 +275,7 @@ def test_expectations_turn_known_failures_into_xfail_and_report_new_and_fixed(
     assert "0 new failures" in proc.stdout and "xfailed" in proc.stdout
     # drop a listed failure (it becomes new) and list a passing case (it is reported fixed)
     lines = listed.splitlines()
-    dropped = next(x for x in lines if x.startswith("torch.sin[float16"))
+    dropped = next(x for x in lines if x.startswith("torch.sin[float16-cpu]"))
     passing = next(c["key"] for c in run.cases if c["outcome"] == "pass" and c["framework"] == "torch")
     (exp / "torch-cpu.txt").write_text("\n".join(x for x in lines if x != dropped)
                                        + f"\n{passing}  # fail:dtype: it used to fail\n")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     "run_id", "run_status", "machine", "accelerator", "framework_version", "size",
-    "key", "id", "framework", "api", "category", "dtype", "variant", "backend", "outcome", "failure", "message",
+    "key", "id", "framework", "api", "category", "dtype", "variant", "backend", "mode", "outcome", "failure", "message",
     "exception", "check", "device_used", "median_s", "iqr_s", "first_call_s", "rounds", "calls_per_round",
     "ratio", "ratio_ci_low", "ratio_ci_high", "ratio_reference", "paper", "paper_decile", "usage_calls",
     "usage_decile", "sampled", "expected", "repro",
@@ -53,7 +53,7 @@ def case_rows(run: storage.Run) -> list[dict[str, Any]]:
         rows.append({
             "run_id": run.run_id, "run_status": run.status, "machine": machine.get("cpu") or machine.get("hostname"),
             "accelerator": acc, "framework_version": versions.get(c.get("framework")), "size": size,
-            **{k: c.get(k) for k in ("key", "id", "framework", "api", "category", "dtype", "variant", "backend",
+            **{k: c.get(k) for k in ("key", "id", "framework", "api", "category", "dtype", "variant", "backend", "mode",
                                      "outcome", "failure", "message", "exception", "check")},
             "device_used": ",".join(c.get("device_used") or []),
             "median_s": t.get("median_s"), "iqr_s": t.get("iqr_s"), "first_call_s": t.get("first_call_s"),

@@ -10,6 +10,7 @@ from typing import Any
 from portability import outcomes
 from portability.results import storage
 from portability.results.report.data import short_id
+from portability.results.summary import target
 
 
 def _svg(fig: Any) -> str:
@@ -30,7 +31,7 @@ def category_chart(runs: Sequence[storage.Run]) -> str | None:
     for run in runs:
         for c in run.cases:
             cat = outcomes.category_of(c["outcome"])
-            key = f"{c['framework']} / {c['backend']} · {short_id(run.run_id)}"
+            key = f"{c['framework']} / {target(c)} · {short_id(run.run_id)}"
             bars.setdefault(key, Counter())
             if cat:
                 bars[key][cat] += 1
@@ -67,7 +68,7 @@ def ratio_chart(runs: Sequence[storage.Run]) -> str | None:
             ratio = c.get("ratio") or {}
             r = ratio.get("ratio")
             if r:
-                groups[f"{c['framework']} / {c['backend']} vs {ratio.get('reference', '?')} · "
+                groups[f"{c['framework']} / {target(c)} vs {ratio.get('reference', '?')} · "
                        f"{short_id(run.run_id)}"].append(float(r))
     if not groups:
         return None

@@ -101,7 +101,9 @@ def function_rows(columns: Sequence[Column]) -> tuple[list[str], list[list[Any]]
             u.get("decile") if u.get("decile") is not None else "",
             f"yes (decile {c0['decile']})" if c0.get("paper") else "",
             escape(str(u.get("sampled") or "")), *cells,
-            round(max(ratios), 2) if ratios else "",
+            # text, not a float: itables renders float columns with a function it evaluates, which the page's
+            # script policy forbids; DataTables still sorts numeric text as numbers
+            f"{max(ratios):.2f}" if ratios else "",
         ])
     return header, rows
 
