@@ -418,7 +418,8 @@ def test_broken_runs_in_the_results_folder_do_not_stop_the_report_of_a_new_run(p
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         "report of 2 runs written to out/index.html",
-        "report: left out out/runs/newer/run.json: schema version 99 is newer than this version reads (3): upgrade",
+        f"report: left out out/runs/newer/run.json: schema version 99 is newer than this version reads "
+        f"({storage.SCHEMA_VERSION}): upgrade",
         "report: note: out/runs/damaged/cases.jsonl:4: truncated last line; skipped",
     ])
     assert (pytester.path / "out" / "index.html").stat().st_size > 0
