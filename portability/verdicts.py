@@ -45,7 +45,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                            r"|must be statically specified"),
         ("dtype", r"low precision dtypes? not supported|unsupported dtype|dtype .{0,40}(is )?not supported"
                   r"|not supported for (the )?(dtype|type)|does not support (dtype|the dtype|\w*float|half|bfloat)"
-                  r"|expected scalar type|is not in the list of allowed values"
+                  r"|expected scalar type|not in (the )?list of allowed values"
                   r"|(requires|only supports|expects|must be|must have) (either )?(a )?"
                   r"(floating|float|complex|integer|real)[- ]?(point )?(dtype|type|input|tensor)"
                   r"|not supported for the input types|dtypes? .{0,40}not (implemented|available)"
@@ -91,9 +91,12 @@ _NOT_A_PROGRAM = re.compile(r"is not a valid JAX type|(abstract|traced) (array|v
 
 
 #: What a compiled call can never hold, by its nature: a copy to host NumPy (I/O, printing), an output
-#: that is no array, variables created anew on every call (TensorFlow's state lives outside ``tf.function``).
-_NEVER_COMPILED = re.compile(r"^TracerArrayConversionError\b|is not a valid JAX type"
-                             r"|failed to lift variable creations|only supports singleton tf\.Variables",
+#: that is no array, a side effect that lets a traced value escape (JAX), variables created anew on
+#: every call (TensorFlow's state lives outside ``tf.function``), a checkpoint written from inside one.
+_NEVER_COMPILED = re.compile(r"^TracerArrayConversionError\b|is not a valid JAX type|^UnexpectedTracerError\b"
+                             r"|failed to lift variable creations|only supports singleton tf\.Variables"
+                             r"|could not be lifted out of a `tf\.function`"
+                             r"|\.save\(\) from a function is not supported",
                              re.IGNORECASE)
 
 

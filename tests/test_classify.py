@@ -94,6 +94,9 @@ REAL = [
     ("InvalidArgumentError", "Detected unsupported operations when trying to compile graph on XLA_CPU_JIT: "
                              "SegmentMean (No registered 'SegmentMean' OpKernel for XLA_CPU_JIT devices compatible "
                              "with node {{node SegmentMean}}){{node SegmentMean}}", "not_implemented"),
+    # tf.linalg.det in bfloat16 under tf.function: the op's definition refuses the dtype while tracing
+    ("TypeError", "Value passed to parameter 'input' has DataType bfloat16 not in list of allowed values: half, "
+                  "float32, float64, complex64, complex128", "dtype"),
     # tf.range in float16 under tf.function (the error inside "in user code:", innermost)
     ("ValueError", "Unsupported dtype19 for '{{node range}} = Range[Tidx=DT_HALF](range/start, range/limit, "
                    "range/delta)' with input shapes: [], [], []", "dtype"),
@@ -210,6 +213,17 @@ COMPILED_TABLE = [
                            "creations out of this tf.function, so this tf.function cannot be run on XLA. A possible "
                            "workaround is to move variable creation outside of the XLA compiled function."}),
      "unavailable"),  # tf.Variable: state is made outside a compiled function
+    (compiled_facts(error={"stage": "compile", "type": "ValueError", "message": "Argument `initial_value` "
+                           "(Tensor(\"3381400:0\", shape=(64, 64), dtype=float32, device=/device:CPU:0)) could not be "
+                           "lifted out of a `tf.function`. (Tried to create variable with name='None')."}),
+     "unavailable"),  # tf.experimental.dtensor.DVariable
+    (compiled_facts(error={"stage": "compile", "type": "NotImplementedError", "message": "Calling "
+                           "tf.train.Checkpoint.save() from a function is not supported, as save() modifies saving "
+                           "metadata in ways not supported by TensorFlow Operations."}), "unavailable"),
+    (compiled_facts(error={"stage": "trace", "type": "UnexpectedTracerError", "message": "Encountered an unexpected "
+                           "tracer. A function transformed by JAX had a side effect, allowing for a reference to an "
+                           "intermediate value with type float32[64,1024] wrapped in a DynamicJaxprTracer to escape "
+                           "the scope of the transformation."}), "unavailable"),  # jax.core.eval_context
     (compiled_facts(unavailable="returns no array (str): a compiled program computes arrays"), "unavailable"),
     (compiled_facts(compile={"first_call_s": 0.9}, devices_used=["cpu"]), "pass"),
 ]
