@@ -118,3 +118,25 @@ def test_the_mode_is_validated_and_shown(pytester: pytest.Pytester) -> None:
     header = pytester.runpytest_subprocess("--backend=cpu,tpu-compile", "--mode=eager,compiled", "--collect-only",
                                            "kernels").stdout.str()
     assert "backends cpu, tpu-compile (a TPU v5e:1x1, compiled, nothing run); modes eager, compiled;" in header
+
+
+def test_torch_compiled_without_a_cpp_compiler_is_unavailable(pytester: pytest.Pytester,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """inductor compiles C++ on the CPU: with none to be found (here $CXX names a compiler that does not
+    exist, which torch then insists on) the compiled case is unavailable, never a failure of the API."""
+    _needs("torch")
+    monkeypatch.setenv("CXX", "/nonexistent/g++")
+    write_kernels(pytester, "torch", "one", """
+        import numpy as np
+        from portability.catalog import Kernel, normal
+        KERNELS = [Kernel("torch.exp", "elementwise", normal(8), reference=np.exp)]
+    """)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--mode=eager,compiled", "--dtype=float32",
+                                           "--results-dir=out", *FAST, "kernels")
+    result.assert_outcomes(passed=1, skipped=1)
+    got = {c["key"]: c for c in only_run(pytester.path / "out").cases}
+    assert got["torch.exp[float32-cpu]"]["outcome"] == "pass"
+    compiled = got["torch.exp[float32-cpu-compiled]"]
+    assert compiled["outcome"] == "unavailable"
+    assert compiled["message"].startswith("torch.compile's inductor needs a C++ compiler on the CPU and finds none "
+                                          "(InvalidCxxCompiler: ")
