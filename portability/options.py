@@ -46,8 +46,9 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("--backend", "comma list of backends to run: cpu, gpu, tpu, tpu-compile (compile each case for a TPU "
-           "with the TPU compiler, nothing runs: needs the tpu-compile extra); the first is the reference of "
-           "the portability view (default: cpu)", "cpu", "LIST"),
+           "with the TPU compiler, nothing runs: needs the tpu-compile extra), xla-cpu (PyTorch through torch_xla "
+           "on the host CPU, ops without an XLA lowering counted as host fallbacks: tox -e xla); the first is the "
+           "reference of the portability view (default: cpu)", "cpu", "LIST"),
     Option("--mode", "comma list of execution modes: eager (the API called as written), compiled (the whole call "
            "compiled as users do: torch.compile(fullgraph=True), jax.jit, tf.function(jit_compile=True); its output "
            "checked as eager's and its time compared with eager's in the same worker) (default: eager)",

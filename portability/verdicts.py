@@ -170,6 +170,11 @@ def case_outcome(facts: Facts | Mapping[str, Any]) -> Verdict:
         return Verdict(outcomes.UNAVAILABLE, str(facts["unavailable"]))
 
     requested = facts["backend"]
+    fallbacks = facts.get("host_fallbacks")
+    if fallbacks:
+        return Verdict(outcomes.fail("host_fallback"),
+                       f"{len(fallbacks)} op(s) fell back to the host CPU instead of running on {requested}: "
+                       + ", ".join(fallbacks))
     used = facts.get("devices_used") or []
     wrong = sorted({d for d in used if d != requested})
     if wrong:

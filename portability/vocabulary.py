@@ -28,7 +28,13 @@ FRAMEWORKS: dict[str, Framework] = {
         Framework("tensorflow", "tf", "tensorflow", "portability.runner.backends.tensorflow"),
     )
 }
-BACKENDS = ("cpu", "gpu", "tpu", "tpu-compile")
+#: ``xla-cpu`` is PyTorch through torch_xla on the host CPU (``PJRT_DEVICE=CPU``): every op lowered
+#: by XLA as on a TPU and run on the CPU, ops without a lowering falling back to the host as they do
+#: on a TPU. It is not a TPU: it says which ops a TPU run cannot lower, not how a TPU computes.
+BACKENDS = ("cpu", "gpu", "tpu", "tpu-compile", "xla-cpu")
+#: The hardware each backend's work runs on: a backend on the host shares its CPUs (``pytest -n``
+#: needs no device per worker for it).
+RUNS_ON: dict[str, str] = {"cpu": "cpu", "gpu": "gpu", "tpu": "tpu", "tpu-compile": "cpu", "xla-cpu": "cpu"}
 #: Backends that compile each case for a device without running it, and the device kind they target.
 #: Their cases are never shown as runs on that device: nothing ran.
 COMPILE_ONLY: dict[str, str] = {"tpu-compile": "tpu"}

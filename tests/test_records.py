@@ -112,6 +112,21 @@ def test_a_schema_3_run_is_eager_and_keeps_its_compile_targets() -> None:
     assert run.problems == []
 
 
+V4 = DATA / "v4" / "run"  # written by schema 4 (commit fde8be6): torch and JAX, eager and compiled
+
+
+def test_a_schema_4_run_has_no_fallback_counts() -> None:
+    run = storage.read_run(V4)
+    assert json.loads((V4 / "run.json").read_text())["schema"] == 4 and run.meta["migrated_from"] == 4
+    assert {c["key"]: (c["outcome"], c["mode"], c["host_fallbacks"]) for c in run.cases} == {
+        "torch.linalg.cholesky[float16-cpu]": ("fail:not_implemented", "eager", None),
+        "torch.linalg.cholesky[float32-cpu]": ("pass", "eager", None),
+        "torch.linalg.cholesky[float32-cpu-compiled]": ("slowdown", "compiled", None),
+        "jax.numpy.linalg.eigh[float32-cpu-compiled]": ("pass", "compiled", None),
+    }
+    assert run.problems == []
+
+
 @pytest.mark.parametrize(("mode", "key"), [
     ("eager", "torch.abs[float32-cpu]"),  # an eager case keeps the key it always had
     ("compiled", "torch.abs[float32-cpu-compiled]"),

@@ -38,6 +38,7 @@ def build_record(case: Case, kernel: Kernel, nodeid: str, facts: Facts | Mapping
         "stage": error.get("stage"),
         "traceback": clean_text(error["traceback"]) if error.get("traceback") else None,
         "device_used": facts.get("devices_used"),
+        "host_fallbacks": facts.get("host_fallbacks"),
         "output_dtypes": facts.get("output_dtypes"),
         "check": facts.get("check"),
         "tolerance_used": (facts.get("numerics") or {}).get("tolerance_used"),

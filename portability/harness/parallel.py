@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from portability.harness import environment
-from portability.vocabulary import COMPILE_ONLY
+from portability.vocabulary import RUNS_ON
 
 
 def plan(backends: Sequence[str], workers: int, gpus: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
     """The device plan for ``workers`` xdist workers; ``ValueError`` when they cannot be pinned."""
     # a compile-only backend needs no device of its own: every worker compiles (libtpu allows it,
-    # ALLOW_MULTIPLE_LIBTPU_LOAD in the JAX adapter)
-    accelerators = [b for b in backends if b != "cpu" and b not in COMPILE_ONLY]
+    # ALLOW_MULTIPLE_LIBTPU_LOAD in the JAX adapter); xla-cpu runs on the host's CPUs
+    accelerators = [b for b in backends if RUNS_ON.get(b) != "cpu"]
     if not accelerators:
         return {"workers": workers, "shared": "cpu", "devices": None}
     if "tpu" in accelerators:

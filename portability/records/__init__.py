@@ -13,6 +13,9 @@ Schema history:
      the compiler, its version, the topology and the chip). Older records get "" and None.
   4. Case records gain ``mode`` (``eager`` or ``compiled``); a compiled case's key ends in ``-compiled``
      (``torch.abs[float32-cpu-compiled]``), an eager case's key is unchanged. Older records are eager.
+  5. Case records gain ``host_fallbacks``: the ops the framework ran on the host CPU instead of the
+     case's device, as it counts them (torch_xla's fallback counters); ``[]`` none, ``None`` where
+     nothing counts them (older records: None).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 if TYPE_CHECKING:  # only read by type checkers: the class bodies' annotations are never evaluated
     from typing import NotRequired
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 KIND = "portability-run"
 #: Status values of run.json. A run whose status is still "running" when read, and whose
 #: process is gone, was killed: readers report it as interrupted.
@@ -126,6 +129,8 @@ class Facts(TypedDict, total=False):
     #: why the case cannot be expressed on the backend although nothing failed (a host callback in a
     #: program compiled for a device): the case is ``unavailable`` with this reason
     unavailable: str
+    #: the ops its first call ran on the host CPU instead of the device (``Backend.host_fallbacks``)
+    host_fallbacks: list[str]
 
 
 class WorkerInfo(TypedDict):
@@ -178,6 +183,7 @@ class CaseRecord(TypedDict):
     stage: str | None
     traceback: str | None
     device_used: list[str] | None
+    host_fallbacks: list[str] | None
     output_dtypes: list[str] | None
     check: str | None
     tolerance_used: Any
@@ -296,7 +302,7 @@ def migrate_meta(meta: dict[str, Any]) -> RunMeta:
     if schema == SCHEMA_VERSION:
         return meta  # type: ignore[return-value]
     # 1 -> 2: run.json itself is unchanged; its cases gain a key. 2 -> 3: no compile-only backend existed.
-    # 3 -> 4: every case ran eagerly
+    # 3 -> 4: every case ran eagerly. 4 -> 5: only case records changed
     options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
     return {**meta, "schema": SCHEMA_VERSION, "migrated_from": schema,  # type: ignore[typeddict-item]
             "compile_targets": meta.get("compile_targets", {}),
@@ -316,4 +322,6 @@ def migrate_case(record: dict[str, Any], schema: int) -> CaseRecord:
         record = {**record, "device_only": record.get("device_only", ""), "compile": record.get("compile")}
     if schema < 4:
         record = {**record, "mode": record.get("mode", DEFAULT_MODE)}
+    if schema < 5:
+        record = {**record, "host_fallbacks": record.get("host_fallbacks")}
     return record  # type: ignore[return-value]

@@ -68,7 +68,7 @@ def compiled_mode(runner: CaseRunner, kernel: Kernel, fn: Any, fw: Any, raw: Map
     if kernel.host_only:
         facts["unavailable"] = f"a host-side API, nothing to compile: {kernel.host_only}"
         return facts
-    reason = adapter.jit_unavailable()
+    reason = adapter.jit_unavailable(backend)
     if reason:
         facts["unavailable"] = reason
         return facts

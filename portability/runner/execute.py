@@ -107,6 +107,7 @@ class CaseRunner:
     ) -> tuple[Callable[[], Any], Any, float]:
         """Prepare a case and make its first call: (thunk, output, first-call seconds)."""
         thunk = self.thunk(kernel, fn, fw, raw, dtype, backend, seed)
+        self.adapter.host_fallbacks()  # forget what the inputs' placement and setup counted
         try:
             t0 = time.perf_counter()
             out = thunk()
@@ -148,6 +149,9 @@ class CaseRunner:
             facts["error"] = error_facts(err.stage, err.exc)
             return facts
         facts["warnings"] = sorted({first_line(str(w.message)) for w in caught})[:3]
+        fallbacks = self.adapter.host_fallbacks()  # the first call's, before any reference runs
+        if fallbacks is not None and backend != "cpu":  # a host case has no host to fall back to
+            facts["host_fallbacks"] = fallbacks
 
         # The first call's output is the one checked (the reference is a first call too); the
         # timed rounds that follow only time.

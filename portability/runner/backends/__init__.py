@@ -94,9 +94,14 @@ class Backend(Protocol):
     def free(self) -> None:
         """Release cached device memory between cases."""
 
-    def jit_unavailable(self) -> str:
-        """Why ``--mode compiled`` cannot run here ("" when it can): a compiler the framework needs
-        and does not find (torch's inductor needs a C++ compiler on the CPU)."""
+    def host_fallbacks(self) -> list[str] | None:
+        """The ops run on the host CPU instead of the device since the last call, as the framework
+        counts them (torch_xla's fallback counters, cleared by the call); None where nothing counts
+        them. The worker asks before a case's first call and after it."""
+
+    def jit_unavailable(self, backend: str) -> str:
+        """Why ``--mode compiled`` cannot run on ``backend`` here ("" when it can): a compiler the
+        framework needs and does not find (torch's inductor needs a C++ compiler on the CPU)."""
 
     def jit(self, thunk: Callable[[], Any], program: Callable[..., Any],
             args: Sequence[Any]) -> tuple[Callable[[], Any], dict[str, Any]]:

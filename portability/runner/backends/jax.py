@@ -76,6 +76,8 @@ class Adapter:
             except RuntimeError as exc:
                 self._reasons[backend] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         self._reasons["tpu-compile"] = "not asked for (--backend)"
+        self._reasons["xla-cpu"] = ("PyTorch through torch_xla only: JAX's own cpu backend already runs every op "
+                                    "through XLA")
         if "tpu-compile" in asked:
             self._describe_tpu(options.get("tpu_topology") or DEFAULT_TPU_TOPOLOGY)
 
@@ -163,7 +165,10 @@ class Adapter:
     def free(self) -> None:
         gc.collect()
 
-    def jit_unavailable(self) -> str:
+    def host_fallbacks(self) -> list[str] | None:
+        return None
+
+    def jit_unavailable(self, backend: str) -> str:
         return ""
 
     def jit(self, thunk: Callable[[], Any], program: Callable[..., Any],

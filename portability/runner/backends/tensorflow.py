@@ -104,6 +104,9 @@ class Adapter:
             return "no TPU system found (TPU_NAME unset and no /dev/accel*)"
         if backend == "tpu-compile":
             return self._tpu_registry
+        if backend == "xla-cpu":
+            return ("PyTorch through torch_xla only: TensorFlow compiles with XLA on its own devices "
+                    "(--mode compiled: tf.function(jit_compile=True))")
         return "unknown backend"
 
     def versions(self) -> dict[str, str]:
@@ -160,7 +163,10 @@ class Adapter:
     def seed(self, seed: int) -> None:
         tf.random.set_seed(seed)
 
-    def jit_unavailable(self) -> str:
+    def host_fallbacks(self) -> list[str] | None:
+        return None
+
+    def jit_unavailable(self, backend: str) -> str:
         return ""
 
     def jit(self, thunk: Callable[[], Any], program: Callable[..., Any],
