@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portability.runner import cpus, timing
-from portability.verdicts import DEFAULT_BASELINE_NOISE, DEFAULT_THRESHOLD
+from portability.runner import cpus, remote, timing
+from portability.verdicts import DEFAULT_BASELINE_NOISE, DEFAULT_CHANGE_THRESHOLD, DEFAULT_THRESHOLD
 from portability.vocabulary import (
     BACKENDS,
     DEFAULT_MODE,
@@ -66,6 +66,17 @@ OPTIONS: tuple[Option, ...] = (
            "large enough that compute, not dispatch, dominates)", DEFAULT_SIZE, "SIZE"),
     Option("--baseline", "a stored run directory whose timings are the slowdown reference (default: none; an "
            "accelerator case is timed against the host cpu, a cpu case has no slowdown verdict)", None, "RUN_DIR"),
+    Option("--against", "the Python interpreter of another environment with this project and other framework "
+           "releases installed: each case runs here (A) and there (B), their rounds interleaved, and gets a change "
+           "(failure introduced or fixed, slower or faster...) of B against A (default: none)", None, "PYTHON"),
+    Option("--against-same-versions", "let --against name an environment with the same framework versions (an A/A "
+           "run, to measure the comparison's own noise) (default: refused)", False, None),
+    Option("--change-threshold", "with --against: a case is slower (faster) when the 95%% interval of its B/A "
+           f"time ratio lies above this (below its inverse) (default: {DEFAULT_CHANGE_THRESHOLD:g}, measured: README "
+           "'How we time')", DEFAULT_CHANGE_THRESHOLD, "RATIO"),
+    Option("--fail-on", "with --against: failure (a case fails when it fails here, as in any run) or regression "
+           "(a case fails only when B introduced a failure or is slower, so pytest exits 1 only then) "
+           "(default: failure)", "failure", "failure|regression"),
     Option("--slowdown-threshold", "a case is a slowdown (slower, in compare) when the lower end of the 95%% "
            f"confidence interval of its time ratio exceeds this (default: {DEFAULT_THRESHOLD:g})",
            DEFAULT_THRESHOLD, "RATIO", aliases=("--threshold",)),
@@ -240,6 +251,11 @@ class Settings:
     #: bytes a framework worker may hold while it runs a case; None: no limit
     worker_memory: int | None = None
     modes: tuple[str, ...] = (DEFAULT_MODE,)
+    #: ``--against``: the other environment's interpreter and what ``remote.probe`` found there
+    against: str | None = None
+    against_info: dict[str, Any] | None = None
+    change_threshold: float = DEFAULT_CHANGE_THRESHOLD
+    fail_on: str = "failure"
 
     def worker_options(self) -> dict[str, Any]:
         """What a framework worker needs to know before it imports its framework."""
@@ -267,9 +283,22 @@ def settings(get: Callable[[str], Any], installed: Sequence[str], machine_bytes:
             raise ValueError(
                 f"--baseline {str(baseline)!r} is not a run directory (expected reports/runs/<run-id>/run.json)"
             )
+    frameworks = parse_frameworks(get("framework"), installed)
+    against, info = get("against"), None
+    if against is not None:
+        info = remote.probe(against)
+        problem = remote.against_problem(against, info, remote.here_versions(), frameworks,
+                                         bool(get("against_same_versions")))
+        if problem:
+            raise ValueError(problem)
+    fail_on = get("fail_on") or "failure"
+    if fail_on not in ("failure", "regression"):
+        raise ValueError(f"--fail-on {fail_on!r}; valid: failure, regression")
+    if fail_on == "regression" and against is None:
+        raise ValueError("--fail-on regression needs --against PYTHON (a regression is B against A)")
     return Settings(
         backends=parse_backends(get("backend")),
-        frameworks=parse_frameworks(get("framework"), installed),
+        frameworks=frameworks,
         dtypes=parse_dtypes(get("dtype")),
         size=parse_size(get("size")),
         baseline=baseline,
@@ -285,6 +314,10 @@ def settings(get: Callable[[str], Any], installed: Sequence[str], machine_bytes:
         jax_x64=parse_switch(get("jax_x64"), "--jax-x64"),
         worker_memory=parse_memory(get("worker_memory"), machine_bytes),
         modes=parse_modes(get("mode")),
+        against=against,
+        against_info=info,
+        change_threshold=_positive(get("change_threshold"), "--change-threshold", 1.0, 1e9),
+        fail_on=fail_on,
     )
 
 
@@ -315,5 +348,9 @@ def header(s: Settings) -> str:
     target = f" (a TPU {s.tpu_topology}, compiled, nothing run)" if "tpu-compile" in s.backends else ""
     x64 = "" if s.jax_x64 or "jax" not in s.frameworks else "; jax x64 off (JAX's default configuration)"
     modes = f"; modes {', '.join(s.modes)}" if s.modes != (DEFAULT_MODE,) else ""
+    if s.against is not None:
+        theirs = (s.against_info or {}).get("versions", {})
+        modes += (f"; against {s.against} ({', '.join(f'{d} {v}' for d, v in theirs.items()) or '?'}), rounds "
+                  f"interleaved, change threshold {s.change_threshold:g}x")
     return (f"portability: frameworks {', '.join(s.frameworks)}; backends {', '.join(s.backends)}{target}{modes}; "
             f"size {s.size}; cpu threads per worker: {threads}{x64}")

@@ -21,7 +21,7 @@ from portability.harness import parallel
 from portability.harness import session as roles
 from portability.harness.collect import COLLECTION_KEY, EXECUTOR_KEY, CaseItem, CatalogFile, Collection
 from portability.harness.session import COLLECTED_KEY, Controller, RunSession
-from portability.results import storage, summary
+from portability.results import compare, storage, summary
 from portability.runner import backends, procs
 from portability.vocabulary import FRAMEWORKS
 
@@ -192,6 +192,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         tr.write_line(line)
     if state.settings.expectations is not None:
         for line in summary.expectation_lines(state.records, state.expected):
+            tr.write_line(line)
+    if state.settings.against is not None:
+        meta = state.writer.meta.get("against") or state.against_meta()
+        tr.write_sep("=", "changes of the other environment (B) against this one (A), case by case")
+        a_label = ", ".join(f"{fw} {m['versions'].get(fw, '?')}" for fw, m in (state.writer.meta.get("frameworks")
+                                                                              or {}).items())
+        b_label = ", ".join(f"{fw} {m['versions'].get(fw, '?')}" for fw, m in meta["frameworks"].items())
+        for line in compare.render_against(compare.from_against(state.records), a_label or "?", b_label or "?"):
             tr.write_line(line)
     if state.stopped:
         tr.write_line(f"run stopped: {state.stopped}; its {len(state.records)} finished cases are in "

@@ -29,6 +29,10 @@ DEFAULT_THRESHOLD = 1.5
 #: catalog runs on the 2-core development VM the lower bound of a case's ratio interval reached
 #: 2.2 (ratios up to 2.6); the A/A benchmark measures it, see README "How we time".
 DEFAULT_BASELINE_NOISE = 2.0
+#: ``--against``: a case is slower (faster) when its B/A interval lies beyond this. Both releases are
+#: timed in one run, rounds interleaved, so no run-to-run allowance applies; the value is the
+#: smallest at which the A/A runs of every framework's catalog flagged nothing (README "How we time").
+DEFAULT_CHANGE_THRESHOLD = 1.1
 
 # (category, regex). Order matters: memory first (an OOM inside an unimplemented path is still
 # an OOM), then dtype refusals, then missing kernels/lowerings. "not implemented for" is how torch

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 
 import pytest
 
-from portability import outcomes
+from portability import outcomes, verdicts
 from portability.catalog import CatalogError, Kernel
 from portability.catalog.cases import Case, cases
 from portability.catalog.load import framework_of, load_kernels
+from portability.options import Settings
 from portability.records import CaseRecord
 from portability.usage import inventory
 
@@ -37,6 +38,8 @@ class Collection:
 
 
 class CaseExecutor(Protocol):
+    settings: Settings
+
     def execute(self, item: CaseItem) -> CaseRecord: ...
 
 
@@ -84,8 +87,18 @@ class CaseItem(pytest.Item):
         self.add_marker(case.framework)
 
     def runtest(self) -> None:
-        self.record = record = self.config.stash[EXECUTOR_KEY].execute(self)
+        executor = self.config.stash[EXECUTOR_KEY]
+        self.record = record = executor.execute(self)
         self.user_properties.append(("outcome", record["outcome"]))
+        change = record.get("change")
+        if change is not None:
+            self.user_properties.append(("change", change["change"]))
+            if executor.settings.fail_on == "regression":
+                # --against --fail-on regression: the item says what B changed, not how A ends
+                if change["change"] in verdicts.REGRESSIONS:
+                    raise CaseFailure(f"{self.case.api} [{self.case.dtype}, {self.case.backend}]: "
+                                      f"{change['change']}: {change['detail']}")
+                return
         if record["outcome"] == outcomes.UNAVAILABLE:
             pytest.skip(f"{self.case.framework} {record['message']}")
         if outcomes.is_failure(record["outcome"]) and record.get("expected"):

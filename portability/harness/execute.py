@@ -11,6 +11,7 @@ from typing import Any
 from portability import outcomes, verdicts
 from portability.catalog import Kernel
 from portability.catalog.cases import Case
+from portability.harness import against
 from portability.options import Settings
 from portability.records import CaseRecord, Facts, RatioRecord, WorkerInfo, clean_text
 from portability.runner.pool import Pool
@@ -75,6 +76,8 @@ def repro(case: Case, nodeid: str, s: Settings) -> str:
         flags.append(f"--tpu-topology={s.tpu_topology}")
     if case.framework == "jax" and not s.jax_x64:
         flags.append("--jax-x64=off")
+    if s.against is not None:
+        flags.append(f"--against={s.against}")
     return f"pytest '{nodeid}' {' '.join(flags)}"
 
 
@@ -89,18 +92,56 @@ class CaseContext:
     baseline: dict[str, CaseRecord] = field(default_factory=dict)
     expected: dict[str, str] = field(default_factory=dict)
     worker_id: str | None = None
+    #: ``--against``: the workers of the other environment, and what they see
+    other: Pool | None = None
+    other_infos: dict[str, WorkerInfo] = field(default_factory=dict)
+
+
+def _unseen(case: Case, infos: Mapping[str, WorkerInfo]) -> verdicts.Verdict | None:
+    """``unavailable`` when the case's framework runs here but cannot see its backend."""
+    info = infos.get(case.framework)
+    if info is not None and case.backend not in info["visible"]:
+        return verdicts.Verdict(outcomes.UNAVAILABLE, f"cannot see {case.backend}: "
+                                f"{info['reasons'].get(case.backend, '?')}")
+    return None
+
+
+def run_against(ctx: CaseContext, case: Case, kernel: Kernel, nodeid: str, usage: dict[str, Any] | None) -> CaseRecord:
+    """``--against``: the case here (A, the record) and in the other environment (B, its ``against``),
+    timed side by side, with what B changed (``change``). No slowdown verdict: the B/A change says it."""
+    assert ctx.other is not None
+    s = ctx.settings
+    t0 = time.monotonic()
+    config = {"budget_s": s.timing_budget, "size": s.size}
+    a: Facts | dict[str, Any] = {"backend": case.backend}
+    b: Facts | dict[str, Any] = {"backend": case.backend}
+    a_unseen, b_unseen = _unseen(case, ctx.infos), _unseen(case, ctx.other_infos)
+    if a_unseen is None and b_unseen is None:
+        a, b = against.run_pair(ctx.pool, ctx.other, case.framework, case.__dict__, config, s.case_timeout)
+    elif a_unseen is None:  # one side cannot see the backend: the other still says how the case ends there
+        a = ctx.pool.run(case.framework, case.__dict__, {**config, "reference_timing": False}, s.case_timeout)
+    elif b_unseen is None:
+        b = ctx.other.run(case.framework, case.__dict__, {**config, "reference_timing": False}, s.case_timeout)
+    duration = time.monotonic() - t0
+    record = build_record(case, kernel, nodeid, a, a_unseen or verdicts.case_outcome(a), None, duration, usage)
+    other = build_record(case, kernel, nodeid, b, b_unseen or verdicts.case_outcome(b), None, duration, usage)
+    side_by_side = bool((a.get("timing") or {}).get("interleaved") and (b.get("timing") or {}).get("interleaved"))
+    record["against"] = against.against_record(other)
+    record["change"] = against.change_record(record, other, s.change_threshold, side_by_side)
+    return record
 
 
 def run_case(ctx: CaseContext, case: Case, kernel: Kernel, nodeid: str, usage: dict[str, Any] | None) -> CaseRecord:
     s = ctx.settings
+    if ctx.other is not None:
+        return _finish(ctx, case, nodeid, run_against(ctx, case, kernel, nodeid, usage))
     t0 = time.monotonic()
-    info = ctx.infos.get(case.framework)
     config = {"budget_s": s.timing_budget, "reference_timing": s.baseline is None, "size": s.size}
     facts: Facts | dict[str, Any]
-    if info is not None and case.backend not in info["visible"]:
+    unseen = _unseen(case, ctx.infos)
+    if unseen is not None:
         facts = {"backend": case.backend}
-        verdict = verdicts.Verdict(outcomes.UNAVAILABLE, f"cannot see {case.backend}: "
-                                   f"{info['reasons'].get(case.backend, '?')}")
+        verdict = unseen
     else:
         facts = ctx.pool.run(case.framework, case.__dict__, config, s.case_timeout)
         verdict = verdicts.case_outcome(facts)
@@ -117,7 +158,13 @@ def run_case(ctx: CaseContext, case: Case, kernel: Kernel, nodeid: str, usage: d
             ratio["confirmation"] = ratio_again
         if confirmed.outcome != outcomes.SLOWDOWN:
             verdict = verdicts.Verdict(outcomes.PASS, "")
-    record = build_record(case, kernel, nodeid, facts, verdict, ratio, time.monotonic() - t0, usage)
+    return _finish(ctx, case, nodeid, build_record(case, kernel, nodeid, facts, verdict, ratio, time.monotonic() - t0,
+                                                   usage))
+
+
+def _finish(ctx: CaseContext, case: Case, nodeid: str, record: CaseRecord) -> CaseRecord:
+    """What every record gains from the run: its repro command, its expectation, its xdist worker."""
+    s = ctx.settings
     record["repro"] = repro(case, nodeid, s)
     if s.expectations is not None:
         record["expected"] = ctx.expected.get(case.key)

@@ -136,11 +136,29 @@ class RunSession:
         if problem:
             self._abandon()
             raise pytest.UsageError(problem)
+        if s.against is not None:
+            # the other environment's workers share this side's CPUs: the two never run at once
+            other = Pool(run_dir, prefix=f"{prefix}against-", cpus=pool.cpus, threads=s.cpu_threads,
+                         options=s.worker_options(), memory_limit=s.worker_memory, python=s.against)
+            self.context.other = other
+            try:
+                self.context.other_infos = other.start(frameworks)  # type: ignore[assignment]
+            except (WorkerStartError, LogWriteError) as exc:
+                self._abandon()
+                raise pytest.UsageError(f"--against {s.against!r}: {exc}") from None
         if self.writer is not None:
             infos = self.context.infos
             self.writer.update(frameworks=frameworks_meta(infos),
                                numerics={k: v for info in infos.values() for k, v in info["numerics"].items()},
-                               compile_targets=compile_targets(frameworks_meta(infos)))
+                               compile_targets=compile_targets(frameworks_meta(infos)),
+                               **({"against": self.against_meta()} if s.against is not None else {}))
+
+    def against_meta(self) -> dict[str, Any]:
+        """run.json's ``against``: the other environment's interpreter, its Python and its frameworks."""
+        info = self.settings.against_info or {}
+        return {"python": self.settings.against, "python_version": info.get("python"),
+                "versions": info.get("versions", {}), "change_threshold": self.settings.change_threshold,
+                "frameworks": frameworks_meta(self.context.other_infos if self.context else {})}
 
     def execute(self, item: CaseItem) -> CaseRecord:
         """Run a case and append its record. A run file that cannot be written (a full disk) stops the
@@ -177,6 +195,8 @@ class RunSession:
     def _close_pool(self) -> None:
         if self.context is not None:
             self.context.pool.close()
+            if self.context.other is not None:
+                self.context.other.close()
 
     def _stats(self) -> dict[str, Any]:
         pool = self.context.pool if self.context else None
@@ -241,6 +261,7 @@ class XdistWorker(RunSession):
         with contextlib.suppress(storage.RunWriteError):  # a full disk: the next case stops the run
             storage.write_worker_report(self.log.path.parent, self.worker_id, {
                 "worker": self.worker_id, "frameworks": frameworks_meta(infos), "stopped": self.stopped,
+                "against_frameworks": frameworks_meta(self.context.other_infos if self.context else {}),
                 **self._stats(),
             })
 
@@ -279,9 +300,14 @@ class Controller(RunSession):
         # Interrupted, a worker may not have said what it saw; its finished cases are kept all the same.
         self.stopped = self.stopped or next((o["stopped"] for o in outputs if o.get("stopped")), None)
         frameworks: dict[str, Any] = {}
+        theirs: dict[str, Any] = {}
         for out in outputs:
             for fw, meta in out["frameworks"].items():
                 frameworks.setdefault(fw, meta)
+            for fw, meta in (out.get("against_frameworks") or {}).items():
+                theirs.setdefault(fw, meta)
+        if self.settings.against is not None:
+            self.writer.update(against={**self.against_meta(), "frameworks": theirs})
         self._close_writer(
             self.status(exitstatus), wall_s=round(time.monotonic() - self.started, 3),
             load_average_end=environment.load_average(),

@@ -164,6 +164,38 @@ class RatioRecord(TypedDict, total=False):
     confirmation: RatioRecord | None
 
 
+class AgainstRecord(TypedDict, total=False):
+    """``--against``: side B of a case, the same case in the other environment (``harness.against``)."""
+
+    outcome: str
+    failure: str | None
+    message: str
+    exception: str | None
+    stage: str | None
+    traceback: str | None
+    device_used: list[str] | None
+    host_fallbacks: list[str] | None
+    output_dtypes: list[str] | None
+    check: str | None
+    tolerance_used: Any
+    warnings: list[str]
+    timing: TimingFacts | None
+    worker_pid: int | None
+    check_s: float | None
+    worker_s: float | None
+
+
+class ChangeRecord(TypedDict):
+    """``--against``: what side B changed against side A (``verdicts.change``), with the B/A time ratio."""
+
+    change: str
+    detail: str
+    ratio: float | None
+    ci_low: float | None
+    ci_high: float | None
+    threshold: float
+
+
 class CaseRecord(TypedDict):
     """One line of ``cases.jsonl``: one case, its verdict and the facts behind it."""
 
@@ -207,6 +239,9 @@ class CaseRecord(TypedDict):
     repro: str
     expected: NotRequired[str | None]
     xdist_worker: NotRequired[str]
+    #: ``--against`` runs only: side B, and what it changed
+    against: NotRequired[AgainstRecord | None]
+    change: NotRequired[ChangeRecord | None]
 
 
 class RunMeta(TypedDict, total=False):
@@ -236,6 +271,8 @@ class RunMeta(TypedDict, total=False):
     #: why the run stopped before its end (a run file it could not write); absent when it did not
     stopped: str
     migrated_from: int
+    #: ``--against``: the other environment: its interpreter, Python and what its workers reported
+    against: dict[str, Any]
 
 
 # -- text from frameworks --------------------------------------------------------------------------

@@ -46,7 +46,8 @@ from portability.verdicts import (
 )
 
 __all__ = ["CHANGED", "CHANGES", "FASTER", "FIXED", "INTRODUCED", "NOT_COMPARABLE", "NOT_SIGNIFICANT", "REGRESSIONS",
-           "SLOWER", "UNCHANGED", "CaseChange", "compare_case", "compare_runs", "counts", "regressions", "render",
+           "SLOWER", "UNCHANGED", "CaseChange", "compare_case", "compare_runs", "counts", "from_against", "regressions",
+           "render", "render_against",
            "run_conditions", "timing_mismatch"]
 
 @dataclass(frozen=True)
@@ -92,6 +93,32 @@ def compare_runs(
     new = {c["key"]: c for c in new_cases}
     return [compare_case(base.get(i), new.get(i), threshold, noise, timing_mismatch)
             for i in sorted(set(base) | set(new))]
+
+
+def from_against(records: Iterable[CaseRecord]) -> list[CaseChange]:
+    """The changes an ``--against`` run drew case by case (A: the record, B: its ``against``)."""
+    out = []
+    for r in records:
+        change, other = r.get("change"), r.get("against")
+        if change is None or other is None:
+            continue
+        out.append(CaseChange(key=r["key"], framework=r["framework"], api=r["api"], dtype=r["dtype"],
+                              backend=r["backend"], change=change["change"], base=r["outcome"],
+                              new=other.get("outcome"), detail=change["detail"], ratio=change["ratio"],
+                              ci_low=change["ci_low"], ci_high=change["ci_high"]))
+    return sorted(out, key=lambda c: c.key)
+
+
+#: What the end of an ``--against`` run lists case by case; the rest is counted only.
+LISTED = (INTRODUCED, FIXED, CHANGED, SLOWER, FASTER)
+
+
+def render_against(changes: list[CaseChange], a_label: str, b_label: str) -> list[str]:
+    """The terminal lines of an ``--against`` run: counts, then each case that changed for certain."""
+    lines = render([c for c in changes if c.change in LISTED], a_label, b_label)
+    lines[0] = f"B {b_label} against A {a_label}: {len(changes)} cases"
+    lines[1] = "  " + ", ".join(f"{k} {v}" for k, v in counts(changes).items())
+    return lines
 
 
 def counts(changes: Iterable[CaseChange]) -> dict[str, int]:

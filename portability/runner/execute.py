@@ -42,6 +42,9 @@ class CaseRunner:
     def __init__(self, adapter: backends.Backend) -> None:
         self.adapter = adapter
         self._kernels: dict[tuple[str, str], Kernel] = {}
+        #: ``--against``: the case's timed call and its calls per round, kept until the pytest process
+        #: has asked for its rounds (interleaved with the other environment's worker) and ends it
+        self.pending: tuple[Callable[[], Any], int] | None = None
         # JAX in its default configuration narrows every 64-bit type: its own category, not the hardware's
         self.narrows_64bit = adapter.numerics().get("jax_enable_x64") is False
 
@@ -167,6 +170,17 @@ class CaseRunner:
         facts["check_s"] = time.perf_counter() - t_check
         del out, leaves, arrays
 
+        if config.get("rounds_by_request"):
+            # --against: the rounds are asked for one at a time, in turn with the other environment's
+            # worker (``round``), so that drift hits both releases alike
+            # the least of three calibrations: one disturbed call would leave this side with rounds of
+            # a call or two, timed unlike the other side's (the pytest process gives both the larger)
+            calls = max(timing.calibrate(thunk, self.adapter.sync, rounds.get("budget_s", timing.BUDGET_S))
+                        for _ in range(3))
+            self.pending = (thunk, calls)
+            facts["pending_timing"] = {"first_call_s": first, "calls_per_round": calls}
+            return facts
+
         # An accelerator case is timed against the same case on the host CPU, the rounds of the
         # two interleaved so that drift (clocks, other load) hits both alike.
         ref_thunk = None
@@ -190,6 +204,18 @@ class CaseRunner:
         facts["timing"] = {"first_call_s": first, "samples_s": samples, "calls_per_round": calls,
                            **stats.summarize(samples)}
         return facts
+
+    def round(self, calls: int) -> dict[str, Any]:
+        """One timed round of ``calls`` calls of the pending case: seconds per call, or the error a call raised."""
+        assert self.pending is not None
+        thunk = self.pending[0]
+        try:
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                self.adapter.sync(thunk())
+            return {"s": (time.perf_counter() - t0) / calls}
+        except Exception as exc:  # a later call failed where the first succeeded
+            return {"error": error_facts("rounds", exc)}
 
     def dtype_check(self, kernel: Kernel, dtype: str, got: list[str]) -> dict[str, Any] | None:
         result = dtype_check(kernel, dtype, got)

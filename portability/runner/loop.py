@@ -21,6 +21,7 @@ from typing import Any
 
 from portability.runner import backends
 from portability.runner.execute import CaseRunner
+from portability.runner.remote import PROTOCOL
 from portability.verdicts import first_line
 from portability.vocabulary import BACKENDS, FRAMEWORKS
 
@@ -38,10 +39,11 @@ def main(conn: Any, out: Any, framework: str, parent_pid: int, pinned: Sequence[
          options: Mapping[str, Any] | None = None) -> None:
     """A worker process, after ``pool.entry`` gave it its CPUs (``pinned``, for the record). ``out``:
     the pipe the pytest process copies into this worker's log; stdout and stderr (the framework's
-    native ones included) go there."""
-    os.dup2(out.fileno(), 1)
-    os.dup2(out.fileno(), 2)
-    out.close()
+    native ones included) go there (None: they are that pipe already)."""
+    if out is not None:  # a worker of another environment was started with its output there already
+        os.dup2(out.fileno(), 1)
+        os.dup2(out.fileno(), 2)
+        out.close()
     log = open(1, "w", buffering=1, encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
     sys.stdout = sys.stderr = log
     faulthandler.enable(log)
@@ -61,6 +63,7 @@ def main(conn: Any, out: Any, framework: str, parent_pid: int, pinned: Sequence[
     visible = adapter.visible()
     conn.send({
         "kind": "ready",
+        "protocol": PROTOCOL,
         "framework": framework,
         "pid": os.getpid(),
         "import_s": time.perf_counter() - t0,
@@ -94,6 +97,22 @@ def main(conn: Any, out: Any, framework: str, parent_pid: int, pinned: Sequence[
                     "traceback": traceback.format_exc()[-2000:],
                 },
             }
-        runner.release()
         facts["worker_s"] = time.perf_counter() - t0
         conn.send({"kind": "result", "facts": facts})
+        ended = serve_rounds(conn, runner) if runner.pending is not None else "end"
+        runner.release()
+        if ended == "stop":
+            return
+
+
+def serve_rounds(conn: Any, runner: CaseRunner) -> str:
+    """``--against``: time the pending case one round per request until the pytest process ends it
+    ("end", or "stop" for the worker itself)."""
+    try:
+        while (msg := conn.recv())["kind"] == "round":
+            conn.send({"kind": "sample", **runner.round(int(msg["calls"]))})
+        return str(msg["kind"])
+    except (EOFError, OSError):
+        return "stop"
+    finally:
+        runner.pending = None

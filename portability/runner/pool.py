@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from portability.runner import cpus as cpu_limits
-from portability.runner import procs
+from portability.runner import procs, remote
 
 #: How long a worker may take to import its framework and report its devices.
 STARTUP_TIMEOUT_S = 180.0
@@ -114,8 +114,11 @@ class Pool:
 
     def __init__(self, log_dir: Path, prefix: str = "", cpus: Sequence[int] | None = None,
                  threads: int | None = None, options: Mapping[str, Any] | None = None,
-                 memory_limit: int | None = None) -> None:
+                 memory_limit: int | None = None, python: str | None = None) -> None:
         self.log_dir = log_dir
+        #: the interpreter of another environment whose workers this pool runs (``--against``); None:
+        #: this one's, spawned by multiprocessing
+        self.python = python
         #: bytes a worker's process group may hold while it runs a case (None: no limit)
         self.memory_limit = memory_limit
         self.prefix = prefix
@@ -130,6 +133,8 @@ class Pool:
     def _spawn(self, framework: str) -> Worker:
         self.started += 1
         log_path = self.log_dir / f"worker-{self.prefix}{framework}-{self.started}.log"
+        if self.python is not None:
+            return self._spawn_remote(framework, log_path)
         parent_conn, child_conn = self._ctx.Pipe()
         # the worker's stdout and stderr: one pipe, copied into its log by this process
         out_read, out_write = self._ctx.Pipe(duplex=False)
@@ -149,6 +154,24 @@ class Pool:
         child_conn.close()
         out_write.close()
         return Worker(framework, process, parent_conn, log_path, drain)
+
+    def _spawn_remote(self, framework: str, log_path: Path) -> Worker:
+        """A worker in the other environment (``remote``), its output copied into its log as any worker's."""
+        assert self.python is not None
+        out_read, out_write = os.pipe()
+        try:
+            drain = procs.LogDrain(out_read, log_path)
+        except OSError as exc:
+            os.close(out_read)
+            os.close(out_write)
+            raise LogWriteError(f"cannot write {log_path}: {exc.strerror}") from None
+        try:
+            process, conn = remote.spawn(self.python, out_write, {
+                "framework": framework, "parent_pid": os.getpid(), "cpus": self.cpus, "threads": self.threads,
+                "options": self.options})
+        finally:
+            os.close(out_write)
+        return Worker(framework, process, conn, log_path, drain)
 
     def _await_ready(self, w: Worker, started: float) -> None:
         remaining = STARTUP_TIMEOUT_S - (time.monotonic() - started)
@@ -189,29 +212,52 @@ class Pool:
 
     def run(self, framework: str, case: Mapping[str, Any], config: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         """Facts for one case. Crash, timeout and memory over the limit become facts with a
-        ``terminated`` entry. ``LogWriteError`` when a worker's log could not be written."""
+        ``terminated`` entry. ``LogWriteError`` when a worker's log could not be written. With
+        ``config["rounds_by_request"]`` a case that can be timed stays open in its worker
+        (``pending_timing`` in its facts) for ``round`` and ``end``."""
         self.check_logs()
         try:
             w = self.worker(framework)
         except WorkerStartError as exc:
             return {"backend": case["backend"], "terminated": {"reason": "crash", "message": str(exc)}}
-        w.conn.send({"kind": "case", "case": dict(case), "config": dict(config)})
+        answer = self._ask(w, {"kind": "case", "case": dict(case), "config": dict(config)}, timeout)
+        if "terminated" in answer:
+            return {"backend": case["backend"], **answer}
+        facts: dict[str, Any] = answer["facts"]
+        return facts
+
+    def round(self, framework: str, calls: int, timeout: float) -> dict[str, Any]:
+        """One timed round of ``calls`` calls of the case left open in ``framework``'s worker:
+        ``{"s": seconds per call}``, ``{"error": ...}`` when a call raised, or ``{"terminated": ...}``
+        (the worker is gone)."""
+        return self._ask(self.workers[framework], {"kind": "round", "calls": calls}, timeout)
+
+    def end(self, framework: str) -> None:
+        """Close the case left open in ``framework``'s worker (if the worker still lives)."""
+        w = self.workers.get(framework)
+        if w is not None:
+            with contextlib.suppress(OSError):
+                w.conn.send({"kind": "end"})
+
+    def _ask(self, w: Worker, message: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        """Send a message and wait for the answer, watching the worker; a worker that must be stopped
+        or died is removed and the answer is ``{"terminated": ...}``."""
+        w.conn.send(dict(message))
         w.busy = True
         stopped = self._watch(w, timeout)
         if stopped is not None:
             self._kill(w)
-            self.workers.pop(framework, None)
-            return {"backend": case["backend"], "terminated": stopped}
+            self.workers.pop(w.framework, None)
+            return {"terminated": stopped}
         try:
-            msg = w.conn.recv()
+            answer: dict[str, Any] = w.conn.recv()
         except (EOFError, OSError):
             self._kill(w)
-            self.workers.pop(framework, None)
-            message = crash_message(w.process.exitcode, _log_tail(w.log_path), w.peak_bytes)
-            return {"backend": case["backend"], "terminated": {"reason": "crash", "message": message}}
+            self.workers.pop(w.framework, None)
+            said = crash_message(w.process.exitcode, _log_tail(w.log_path), w.peak_bytes)
+            return {"terminated": {"reason": "crash", "message": said}}
         w.busy = False
-        facts: dict[str, Any] = msg["facts"]
-        return facts
+        return answer
 
     def _watch(self, w: Worker, timeout: float) -> dict[str, str] | None:
         """Wait for the worker's answer (or its death) while checking its memory; a ``terminated``
