@@ -14,13 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from portability import stats, verdicts
-from portability.records import AgainstRecord, CaseRecord, ChangeRecord
+from portability.records import CaseOutcome, CaseRecord, ChangeRecord
 from portability.runner import timing
 from portability.runner.pool import Pool
 
 #: What a record keeps of side B: its outcome and the facts behind it (the case's identity is A's).
-AGAINST_FIELDS = ("outcome", "failure", "message", "exception", "stage", "traceback", "device_used", "host_fallbacks",
-                  "output_dtypes", "check", "tolerance_used", "warnings", "timing", "worker_pid", "check_s", "worker_s")
+AGAINST_FIELDS = tuple(CaseOutcome.__annotations__)
 
 
 def run_pair(a_pool: Pool, b_pool: Pool, framework: str, case: Mapping[str, Any], config: Mapping[str, Any],
@@ -64,7 +63,7 @@ def interleave(sides: tuple[tuple[Pool, dict[str, Any]], ...], framework: str, b
                            **stats.summarize(series)}
 
 
-def against_record(b: CaseRecord) -> AgainstRecord:
+def against_record(b: CaseRecord) -> CaseOutcome:
     """Side B of a case as its record keeps it."""
     return {k: b[k] for k in AGAINST_FIELDS}  # type: ignore[literal-required, return-value]
 
@@ -77,3 +76,13 @@ def change_record(a: CaseRecord, b: CaseRecord, threshold: float, side_by_side: 
     kind, detail, r = verdicts.change(a, b, threshold, 1.0, mismatch)
     return {"change": kind, "detail": detail, "ratio": r.ratio if r else None, "ci_low": r.low if r else None,
             "ci_high": r.high if r else None, "threshold": threshold}
+
+
+def confirmed(first: ChangeRecord, again: ChangeRecord) -> ChangeRecord:
+    """A change of time measured twice: kept when the second measurement shows it too, else ``not
+    significant``; the second one's ratio is kept either way (``confirmation``)."""
+    kept: ChangeRecord = {**first, "confirmation": again}
+    if again["change"] != first["change"]:
+        kept["change"] = verdicts.NOT_SIGNIFICANT
+        kept["detail"] = f"{first['change']} at first ({first['detail']}), {again['change']} when measured again"
+    return kept

@@ -164,8 +164,9 @@ class RatioRecord(TypedDict, total=False):
     confirmation: RatioRecord | None
 
 
-class AgainstRecord(TypedDict, total=False):
-    """``--against``: side B of a case, the same case in the other environment (``harness.against``)."""
+class CaseOutcome(TypedDict):
+    """How a case ended and the facts behind it: the part of a record each side of an ``--against``
+    run has (side B's is ``CaseRecord.against``)."""
 
     outcome: str
     failure: str | None
@@ -194,9 +195,11 @@ class ChangeRecord(TypedDict):
     ci_low: float | None
     ci_high: float | None
     threshold: float
+    #: a change of time is measured twice: the second measurement's change (``harness.against.confirmed``)
+    confirmation: NotRequired[ChangeRecord]
 
 
-class CaseRecord(TypedDict):
+class CaseRecord(CaseOutcome):
     """One line of ``cases.jsonl``: one case, its verdict and the facts behind it."""
 
     key: str
@@ -208,19 +211,6 @@ class CaseRecord(TypedDict):
     variant: str
     backend: str
     mode: str
-    outcome: str
-    failure: str | None
-    message: str
-    exception: str | None
-    stage: str | None
-    traceback: str | None
-    device_used: list[str] | None
-    host_fallbacks: list[str] | None
-    output_dtypes: list[str] | None
-    check: str | None
-    tolerance_used: Any
-    warnings: list[str]
-    timing: TimingFacts | None
     reference_timing: TimingFacts | None
     ratio: RatioRecord | None
     tags: list[str]
@@ -232,15 +222,12 @@ class CaseRecord(TypedDict):
     frequency: int | None
     usage: dict[str, Any] | None
     size: str | None
-    worker_pid: int | None
-    check_s: float | None
-    worker_s: float | None
     duration_s: float
     repro: str
     expected: NotRequired[str | None]
     xdist_worker: NotRequired[str]
     #: ``--against`` runs only: side B, and what it changed
-    against: NotRequired[AgainstRecord | None]
+    against: NotRequired[CaseOutcome | None]
     change: NotRequired[ChangeRecord | None]
 
 

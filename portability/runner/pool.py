@@ -210,6 +210,16 @@ class Pool:
             w = self.workers[framework]
         return w
 
+    def renew(self, framework: str) -> None:
+        """Replace ``framework``'s worker by a fresh one (started on its next case): what a long-lived
+        process carries from case to case (its allocator's state above all) goes with it."""
+        w = self.workers.pop(framework, None)
+        if w is not None:
+            with contextlib.suppress(OSError):
+                w.conn.send({"kind": "stop"})
+            wait([w.process.sentinel], 10)
+            self._kill(w)
+
     def run(self, framework: str, case: Mapping[str, Any], config: Mapping[str, Any], timeout: float) -> dict[str, Any]:
         """Facts for one case. Crash, timeout and memory over the limit become facts with a
         ``terminated`` entry. ``LogWriteError`` when a worker's log could not be written. With
