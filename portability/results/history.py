@@ -254,7 +254,7 @@ def build_framework(fw: str, fw_sides: Sequence[Side], threshold: float, noise: 
                                  f"{chosen[(version, tgt)].label} (not {', '.join(others)})")
     for version in versions:
         history.runs[version] = sorted({s.label for (v, _), s in chosen.items() if v == version})
-    for (version, tgt), side in chosen.items():
+    for (version, tgt), side in sorted(chosen.items(), key=lambda kv: version_key(kv[0][0])):  # cells in release order
         by_api: dict[str, list[CaseRecord]] = defaultdict(list)
         for c in side.cases:
             if summary.target(c) == tgt:
@@ -334,7 +334,7 @@ def as_dict(history: History) -> dict[str, Any]:
         "rows": [{"api": api, "target": tgt, "cells": {
             v: {"verdict": c.verdict, "categories": list(c.categories), "median_s": c.median_s, "run": c.side.label,
                 "changed": v in changed.get((api, tgt), ())}
-            for v, c in sorted(history.cells[(api, tgt)].items(), key=lambda kv: version_key(kv[0]))}}
+            for v, c in history.cells[(api, tgt)].items()}}
             for api, tgt in history.rows()],
         "changes": [{"api": c.api, "target": c.target, "before": c.before, "after": c.after, "what": list(c.what)}
                     for c in history.changes],
