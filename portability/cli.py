@@ -171,6 +171,35 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history(args: argparse.Namespace) -> int:
+    from portability.results import history
+
+    try:
+        threshold = options.parse_threshold(args.slowdown_threshold)
+        noise = options.parse_noise(args.baseline_noise)
+        chosen = options.parse_frameworks(args.framework, list(FRAMEWORKS)) if args.framework else None
+    except ValueError as exc:
+        print(f"portability: error: {exc}", file=sys.stderr)
+        return 2
+    runs = [storage.read_run(path) for path in args.runs]
+    notes = [p for run in runs for p in run.problems]
+    found = sorted({c["framework"] for run in runs for c in run.cases})
+    absent = [fw for fw in chosen or () if fw not in found]
+    if absent:
+        print(f"portability: error: framework {absent[0]!r} is in none of these runs; they hold: "
+              f"{', '.join(found) or 'no cases'}", file=sys.stderr)
+        return 2
+    histories = history.build(runs, chosen, threshold, noise, notes)
+    _notes(notes)
+    if args.format == "json":
+        print(json.dumps({"threshold": threshold, "noise": noise,
+                          "frameworks": [history.as_dict(h) for h in histories]}, indent=1))
+    else:
+        for line in history.render(histories, changes_only=args.changes_only):
+            print(line)
+    return 0
+
+
 def _expectations(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -274,6 +303,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fail-on", choices=["regression"], help="exit 1 when a failure is introduced or a case is slower")
     p.add_argument("--all", action="store_true", help="also list unchanged cases")
     p.set_defaults(func=_compare)
+    p = sub.add_parser("history", help="each function's verdict and median time across framework versions, in "
+                       "release order, and what changed between neighbouring versions")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="runs of any versions (the newest run of a version "
+                   "and target is shown)")
+    p.add_argument("--framework", help="comma list of frameworks (default: every framework of the runs)")
+    p.add_argument("--changes-only", action="store_true", help="list only functions that changed somewhere")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    options.add_options(p.add_argument, only=("slowdown_threshold", "baseline_noise"))
+    p.set_defaults(func=_history)
     p = sub.add_parser("expectations", help="expected failures per framework x backend (for --expectations)")
     esub = p.add_subparsers(dest="action", required=True)
     e = esub.add_parser("update", help="write <framework>-<backend>.txt files from a run's failing cases")

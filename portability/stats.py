@@ -75,3 +75,14 @@ def ratio_ci(
     alpha = (1 - confidence) / 2
     low, high = np.quantile(ratios, [alpha, 1 - alpha])
     return Ratio(float(np.median(t) / max(float(np.median(r)), 1e-12)), float(low), float(high))
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A time as people read it: ``1.23 s``, ``4.56 ms``, ``789 µs``; ``-`` for none."""
+    if seconds is None:
+        return "-"
+    if seconds >= 1:
+        return f"{seconds:.3g} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"

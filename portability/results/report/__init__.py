@@ -19,6 +19,7 @@ from portability.results.report.charts import category_chart, ratio_chart
 from portability.results.report.data import (
     Column,
     cross_hardware,
+    history_tables,
     modes_rows,
     paper_comparison,
     paper_figures,
@@ -82,6 +83,7 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
         paper=paper_comparison(runs), paper_figures=paper_figures(),
         paper_functions=Markup(_datatable(pheader, prows, "paper-functions-table", page=10)),
         cross=cross_hardware(columns), portability=portability_rows(runs), modes=modes_rows(runs),
+        history=history_tables(runs),
         accelerator_columns=[c.label for c in columns if c.backend != "cpu"],
         changes=changes, compare_changes=compare.CHANGES,
     )

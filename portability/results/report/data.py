@@ -12,9 +12,9 @@ from importlib import resources
 from statistics import median
 from typing import Any
 
-from portability import outcomes
+from portability import outcomes, verdicts
 from portability.records import CaseRecord
-from portability.results import compare, storage, summary
+from portability.results import compare, history, storage, summary
 from portability.results.frames import accelerator
 from portability.vocabulary import COMPILE_ONLY
 
@@ -217,3 +217,30 @@ def _per_function(col: Column, fw: str) -> dict[str, tuple[bool, float | None]]:
         times: list[float] = [t for c in cs if (t := (c.get("timing") or {}).get("median_s"))]
         result[api] = (fails, median(times) if times else None)
     return result
+
+
+def history_tables(runs: Sequence[storage.Run]) -> dict[str, Any]:
+    """The history section (``history.build``): per framework with runs of two or more versions, a row
+    per function x target, a cell per version in release order, the cells that changed from the version
+    to their left marked, and the changes between neighbours; ``single``: the frameworks of one version."""
+    tables, single = [], []
+    for h in history.build(runs):
+        if len(h.versions) < 2:
+            single.append(f"{h.framework} {h.versions[0]}")
+            continue
+        changed = h.changed()
+        why = {(c.api, c.target, c.after): "; ".join(c.what) for c in h.changes}
+        rows = []
+        for api, tgt in h.rows():
+            cells = []
+            for v in h.versions:
+                found = h.cells[(api, tgt)].get(v)
+                cells.append({"text": found.text if found else "-", "verdict": found.verdict if found else "none",
+                              "changed": v in changed.get((api, tgt), ()), "why": why.get((api, tgt, v), ""),
+                              "run": found.side.label if found else ""})
+            rows.append({"api": api, "target": tgt, "changed": (api, tgt) in changed, "cells": cells})
+        tables.append({"framework": h.framework, "rows": rows, "changes": [c.text for c in h.changes],
+                       "versions": [{"version": v, "runs": ", ".join(h.runs[v])} for v in h.versions],
+                       "notes": h.notes, "changed": len(changed)})
+    return {"tables": tables, "single": single, "mark": history.CHANGED_MARK,
+            "bar": verdicts.DEFAULT_THRESHOLD * verdicts.DEFAULT_BASELINE_NOISE}

@@ -13,18 +13,9 @@ from portability.records import CaseRecord
 from portability.results import storage
 from portability.results.report.data import Column
 from portability.results.summary import target
+from portability.stats import format_seconds as _fmt_s
 from portability.usage import inventory
 from portability.vocabulary import COMPILE_ONLY
-
-
-def _fmt_s(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds >= 1:
-        return f"{seconds:.3g} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} µs"
 
 
 def case_details(cases: Sequence[CaseRecord]) -> str:
