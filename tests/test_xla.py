@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,26 +22,10 @@ from portability.harness.parallel import plan
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
 STUB = Path(__file__).parent / "fixtures" / "torch_xla_stub"
 HAS_TORCH_XLA = importlib.util.find_spec("torch_xla") is not None
 real = pytest.mark.skipif(not HAS_TORCH_XLA, reason="torch_xla is not installed (tox -e xla runs these)")
 stub_only = pytest.mark.skipif(HAS_TORCH_XLA, reason="the real torch_xla is installed")
-
-
-def _pins(path: Path) -> dict[str, str]:
-    pins = {}
-    for line in path.read_text().splitlines():
-        m = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line.strip())
-        if m:
-            pins[m[1].lower().replace("_", "-")] = m[2]
-    return pins
-
-
-def test_the_xla_pins_are_the_project_pins_but_torch_and_torch_xla() -> None:
-    xla, main = _pins(ROOT / "constraints-xla.txt"), _pins(ROOT / "constraints.txt")
-    assert xla.pop("torch-xla") == xla.pop("torch") == "2.9.0"  # torch_xla needs its own torch release
-    assert {k: main.get(k) for k in xla} == xla
 
 
 @pytest.mark.parametrize(("asked", "environ", "starts", "pjrt"), [
