@@ -150,7 +150,8 @@ def test_sensitivity(benchmark: Any, tmp_path: Path) -> None:
     benchmark.pedantic(run, rounds=1, iterations=1)
     for factor, f in found.items():
         FIGURES.append(f"sensitivity F={factor:g}: {f['timed']} cases, median B/A {f['quartiles'][1]:.3f}; flagged "
-                       + ", ".join(f"{t:g}x: {n}" for t, n in f["flagged"].items()))
+                       + ", ".join(f"{t:g}x: {n}" for t, n in f["flagged"].items())
+                       + f"; changes at the default threshold, measured twice: {f['changes']}")
     benchmark.extra_info.update({str(k): {"median": v["quartiles"][1], "flagged": {str(t): n for t, n in
                                                                                   v["flagged"].items()}}
                                  for k, v in found.items()})

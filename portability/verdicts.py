@@ -21,7 +21,7 @@ from typing import Any
 
 from portability import outcomes
 from portability.records import CaseRecord, Facts, RatioRecord, RunMeta
-from portability.stats import Ratio, ratio_ci
+from portability.stats import Ratio, paired_ratio_ci, ratio_ci
 
 #: A case is slower when the lower end of its time ratio's 95% interval exceeds this.
 DEFAULT_THRESHOLD = 1.5
@@ -286,10 +286,13 @@ REGRESSIONS = (INTRODUCED, SLOWER)
 
 
 def change(base: CaseRecord | None, new: CaseRecord | None, threshold: float = DEFAULT_THRESHOLD,
-           noise: float = DEFAULT_BASELINE_NOISE, mismatch: str | None = None) -> tuple[str, str, Ratio | None]:
+           noise: float = DEFAULT_BASELINE_NOISE, mismatch: str | None = None,
+           paired: bool = False) -> tuple[str, str, Ratio | None]:
     """How one case changed from BASE to NEW: (change, one-line detail, time ratio NEW/BASE if computed).
 
     ``mismatch``: why the runs' times cannot be compared (``timing_mismatch``); outcomes still compare.
+    ``paired``: the two sides' rounds were taken in turn (``--against``): the ratio is the median of
+    per-round ratios (``stats.paired_ratio_ci``), so what the machine did at each moment cancels out.
     """
     b = base["outcome"] if base is not None else None
     n = new["outcome"] if new is not None else None
@@ -312,7 +315,7 @@ def change(base: CaseRecord | None, new: CaseRecord | None, threshold: float = D
     ts, bs = (new.get("timing") or {}).get("samples_s"), (base.get("timing") or {}).get("samples_s")
     if not ts or not bs:
         return NOT_COMPARABLE, "no timing samples", None
-    r = ratio_ci(ts, bs)
+    r = paired_ratio_ci(ts, bs) if paired and len(ts) == len(bs) else ratio_ci(ts, bs)
     bar = threshold * noise
     text = f"{r.ratio:.2f}x (95% CI {r.low:.2f}-{r.high:.2f}x)"
     if r.low > bar:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from scratch import only_run, write_kernels
 
+from portability import stats
 from portability.harness import against
 from portability.records import ChangeRecord, check
 from portability.results import compare
@@ -176,3 +177,16 @@ def test_a_change_of_time_must_show_twice(first: ChangeRecord, again: ChangeReco
     assert got["change"] == kept and got["confirmation"] == again and got["ratio"] == first["ratio"]
     if kept != first["change"]:
         assert got["detail"] == f"{first['change']} at first ({first['detail']}), {again['change']} when measured again"
+
+
+def test_rounds_taken_in_turn_are_compared_pair_by_pair() -> None:
+    # the machine slows down over the rounds and both sides with it: B is 1.5x A in every pair
+    drift = [1.0, 1.2, 2.0, 3.5, 1.1, 4.0, 2.2, 1.3, 3.0, 1.0, 2.5]
+    a = [x * 1e-5 for x in drift]
+    b = [x * 1.5e-5 for x in drift]
+    paired = stats.paired_ratio_ci(b, a)
+    assert paired.ratio == pytest.approx(1.5) and paired.low == pytest.approx(1.5) and paired.high == pytest.approx(1.5)
+    apart = stats.ratio_ci(b, a)  # the two medians, each over the drift: the interval holds 1
+    assert apart.low < 1 < apart.high
+    with pytest.raises(ValueError, match="the same number of samples"):
+        stats.paired_ratio_ci(b, a[:-1])

@@ -69,11 +69,11 @@ def against_record(b: CaseRecord) -> CaseOutcome:
 
 
 def change_record(a: CaseRecord, b: CaseRecord, threshold: float, side_by_side: bool) -> ChangeRecord:
-    """What B changed against A: the rule is ``verdicts.change`` (BASE A, NEW B), with no noise
-    allowance for times taken side by side; other times (a compiled case's, each against its own
-    eager call) are not compared."""
+    """What B changed against A: the rule is ``verdicts.change`` (BASE A, NEW B), for times taken
+    side by side with the median of per-round ratios and no noise allowance; other times (a compiled
+    case's, each against its own eager call) are not compared."""
     mismatch = None if side_by_side else "not timed side by side (a compiled case is timed against eager on each side)"
-    kind, detail, r = verdicts.change(a, b, threshold, 1.0, mismatch)
+    kind, detail, r = verdicts.change(a, b, threshold, 1.0, mismatch, paired=side_by_side)
     return {"change": kind, "detail": detail, "ratio": r.ratio if r else None, "ci_low": r.low if r else None,
             "ci_high": r.high if r else None, "threshold": threshold}
 
