@@ -20,7 +20,8 @@ LAYERS = {
     "runner": {"vocabulary", "catalog", "records", "stats", "verdicts", "outcomes"},
     "results": {"vocabulary", "outcomes", "records", "stats", "verdicts", "usage", "catalog"},
     "options": {"vocabulary", "verdicts", "runner", "results"},
-    "harness": {"vocabulary", "outcomes", "records", "verdicts", "catalog", "usage", "runner", "results", "options"},
+    "harness": {"vocabulary", "outcomes", "records", "stats", "verdicts", "catalog", "usage", "runner", "results",
+                "options"},
     "plugin": {"vocabulary", "options", "catalog", "harness", "results", "runner"},
     "cli": {"vocabulary", "options", "catalog", "results", "usage", "verdicts"},
 }

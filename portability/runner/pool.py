@@ -9,14 +9,16 @@ replaced on the framework's next case and the run goes on. Each worker leads a p
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,14 @@ def entry(conn: Any, out: Any, framework: str, parent_pid: int, cpus: Sequence[i
     from portability.runner import loop
 
     loop.main(conn, out, framework, parent_pid, pinned, options or {})
+
+
+def remote_entry(argv: Sequence[str]) -> None:
+    """A worker's entry in another environment (``remote.spawn``): the socket's descriptor and the
+    arguments ``entry`` takes, as JSON."""
+    conn = Connection(int(argv[0]))
+    args = json.loads(argv[1])
+    entry(conn, None, args["framework"], args["parent_pid"], args["cpus"], args["threads"], args["options"])
 
 
 class WorkerStartError(RuntimeError):
@@ -313,3 +323,7 @@ class Pool:
                 wait([w.process.sentinel], 10)
             self._kill(w)
         self.workers.clear()
+
+
+if __name__ == "__main__":
+    remote_entry(sys.argv[1:])

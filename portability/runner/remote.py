@@ -1,6 +1,6 @@
 """A framework worker in another Python environment (``--against PYTHON``): how the pytest process
 asks that interpreter what it has (``probe``), starts a worker in it (``spawn``) and watches it
-(``Process``), and the worker's entry there (``python -m portability.runner.remote``).
+(``Process``); the worker's entry there is ``python -m portability.runner.pool`` (``pool.remote_entry``).
 
 multiprocessing's spawn cannot serve here: it hands the child the parent's ``sys.path``, so the other
 environment would import this one's frameworks. The other interpreter runs isolated (``-I``: no
@@ -15,7 +15,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -144,26 +143,13 @@ class Process:
 
 
 def spawn(python: str, out_fd: int, args: Mapping[str, Any]) -> tuple[Process, Connection]:
-    """Start ``python -I -m portability.runner.remote`` with its stdout and stderr on ``out_fd`` and
-    one end of a socket pair, over which it speaks as any worker does."""
+    """Start ``python -I -m portability.runner.pool`` (``pool.remote_entry``) with its stdout and stderr
+    on ``out_fd`` and one end of a socket pair, over which it speaks as any worker does."""
     mine, theirs = socket.socketpair()
     try:
         popen = subprocess.Popen(
-            [python, "-I", "-m", "portability.runner.remote", str(theirs.fileno()), json.dumps(dict(args))],
+            [python, "-I", "-m", "portability.runner.pool", str(theirs.fileno()), json.dumps(dict(args))],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=out_fd, stderr=out_fd)
     finally:
         theirs.close()
     return Process(popen), Connection(mine.detach())
-
-
-def main(argv: Sequence[str]) -> None:
-    """The worker's entry in the other environment: what ``pool.entry`` does for a spawned worker."""
-    from portability.runner import pool
-
-    conn = Connection(int(argv[0]))
-    args = json.loads(argv[1])
-    pool.entry(conn, None, args["framework"], args["parent_pid"], args["cpus"], args["threads"], args["options"])
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
