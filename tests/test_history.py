@@ -308,3 +308,23 @@ def test_the_report_of_one_version_says_history_needs_two(tmp_path: Path) -> Non
     assert "<p>History needs runs of two or more versions of a framework: these runs hold one version each " \
            "(jax 0.10.2, torch 2.13.0+cpu).</p>" in section
     assert "<table" not in section
+
+
+def test_the_two_sides_of_an_against_run_are_compared_by_the_changes_it_drew(tmp_path: Path) -> None:
+    """Timed side by side, a 1.3x change is one (the run's 1.1x threshold, confirmed), where two
+    separate runs would need 3x; the other environment holds the earlier release here, so B's
+    "faster" reads as the later (this) release being slower."""
+    other = {"python": "3.11.7", "frameworks": {"torch": {"versions": {"torch": "2.12.0"}}}}
+
+    def edit(r: dict[str, Any]) -> dict[str, Any] | None:
+        if r["framework"] != "torch" or r["key"] not in (EAGER32, EAGER16):
+            return None
+        a = timed(r, 1.3e-3)
+        change = {"change": "faster", "detail": "0.77x", "ratio": 1 / 1.3, "ci_low": 0.75, "ci_high": 0.79,
+                  "threshold": 1.1}
+        return {**a, "against": {**a, "timing": timed(r, 1e-3)["timing"]}, "change": change}
+
+    (torch,) = history.build(read([make_run(tmp_path, "ab", "2.13.0+cpu", "08T10:00", edit, {"against": other})]))
+    assert torch.versions == ["2.12.0", "2.13.0+cpu"]
+    assert [c.text for c in torch.changes] == [
+        "torch.linalg.cholesky [cpu] 2.12.0 -> 2.13.0+cpu: 1.30x slower (2 of 2 cases beyond 1.1x, timed side by side)"]

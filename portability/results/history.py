@@ -163,6 +163,8 @@ def timing_change(before: Cell, after: Cell, threshold: float, noise: float, mis
     development VM, 5 of 692 functions still passed this bar; a median time ratio beyond 1.5x, 102 of 680."""
     if mismatch:
         return None
+    if before.side.run_id == after.side.run_id and before.side.against != after.side.against:
+        return side_by_side_change(before, after)
     bar = threshold * noise
     ratios, slower, faster = [], 0, 0
     for key in sorted(before.cases.keys() & after.cases.keys()):
@@ -183,6 +185,33 @@ def timing_change(before: Cell, after: Cell, threshold: float, noise: float, mis
         return f"{median(ratios):.2f}x slower ({slower} of {len(ratios)} timed cases beyond {bar:g}x)"
     if 2 * faster > len(ratios):
         return f"faster, {median(ratios):.2f}x the time ({faster} of {len(ratios)} timed cases beyond 1/{bar:g})"
+    return None
+
+
+def side_by_side_change(before: Cell, after: Cell) -> str | None:
+    """The two sides of one ``--against`` run: their cases were timed together, rounds in turn, and
+    each case's change (B against A, confirmed in fresh workers) is in side A's record; the same
+    majority rule, at the run's own change threshold, with no run-to-run allowance."""
+    a_cell = before if not before.side.against else after
+    flip = a_cell is after  # the other environment holds the earlier version
+    ratios: list[float] = []
+    slower, faster, bar = 0, 0, 0.0
+    for key in sorted(before.cases.keys() & after.cases.keys()):
+        change = a_cell.cases[key].get("change")
+        if not change or change["ratio"] is None:
+            continue
+        ratio, kind, bar = float(change["ratio"]), change["change"], change["threshold"]
+        if flip:
+            ratio = 1 / ratio
+            kind = {verdicts.SLOWER: verdicts.FASTER, verdicts.FASTER: verdicts.SLOWER}.get(kind, kind)
+        ratios.append(ratio)
+        slower += kind == verdicts.SLOWER
+        faster += kind == verdicts.FASTER
+    if 2 * slower > len(ratios):
+        return f"{median(ratios):.2f}x slower ({slower} of {len(ratios)} cases beyond {bar:g}x, timed side by side)"
+    if 2 * faster > len(ratios):
+        return (f"faster, {median(ratios):.2f}x the time ({faster} of {len(ratios)} cases beyond 1/{bar:g}, timed "
+                "side by side)")
     return None
 
 
