@@ -59,6 +59,11 @@ def test_probe_names_what_is_wrong_with_the_interpreter(tmp_path: Path) -> None:
         remote.probe(str(text))
     with pytest.raises(remote.ProbeError, match="did not run as a Python interpreter: exit 1"):
         remote.probe("/bin/false")
+    system = Path("/usr/bin/python3")  # the interpreter this project's virtual environments are made from
+    if system.exists() and system.resolve() != Path(sys.executable).resolve():
+        there = remote.probe(str(system))
+        problem = remote.against_problem(str(system), there, remote.here_versions(), ["torch"], False)
+        assert problem is not None and "this project is not installed there (ModuleNotFoundError" in problem
     found = remote.probe(sys.executable)
     assert found["protocol"] == remote.PROTOCOL and found["executable"] == sys.executable
     assert found["versions"] == {d: v for d, v in remote.here_versions().items()}
