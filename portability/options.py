@@ -316,7 +316,8 @@ def settings(get: Callable[[str], Any], installed: Sequence[str], machine_bytes:
         modes=parse_modes(get("mode")),
         against=against,
         against_info=info,
-        change_threshold=_positive(get("change_threshold"), "--change-threshold", 1.0, 1e9),
+        change_threshold=_positive(DEFAULT_CHANGE_THRESHOLD if get("change_threshold") is None
+                                   else get("change_threshold"), "--change-threshold", 1.0, 1e9),
         fail_on=fail_on,
     )
 

@@ -92,7 +92,8 @@ def test_options_are_validated_with_one_line_errors(pytester: pytest.Pytester, a
 
 
 HELP_GROUP = ["--backend=LIST", "--mode=LIST", "--tpu-topology=NAME", "--jax-x64=on|off",
-              "--framework=LIST", "--dtype=LIST", "--size=SIZE", "--baseline=RUN_DIR",
+              "--framework=LIST", "--dtype=LIST", "--size=SIZE", "--baseline=RUN_DIR", "--against=PYTHON",
+              "--against-same-versions", "--change-threshold=RATIO", "--fail-on=failure|regression",
               "--slowdown-threshold=RATIO", "--baseline-noise=FACTOR", "--case-timeout=SECONDS",
               "--timing-budget=SECONDS", "--cpu-threads=N", "--worker-memory=SIZE", "--expectations=DIR", "--no-report",
               "--results-dir=DIR"]
