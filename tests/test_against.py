@@ -195,3 +195,21 @@ def test_rounds_taken_in_turn_are_compared_pair_by_pair() -> None:
     assert apart.low < 1 < apart.high
     with pytest.raises(ValueError, match="the same number of samples"):
         stats.paired_ratio_ci(b, a[:-1])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+def test_compiled_cases_compare_outcomes_but_not_times_across_sides(pytester: pytest.Pytester,
+                                                                    tmp_path: Path) -> None:
+    # a compiled case is timed on each side against its own eager call, not in turn with the other side
+    write_kernels(pytester, "torch", "one", """
+        import numpy as np
+        from portability.catalog import Kernel, normal
+        KERNELS = [Kernel("torch.exp", "elementwise", normal(64), reference=np.exp)]
+    """)
+    pytester.runpytest_subprocess("--backend=cpu", "--mode=compiled", "--dtype=float32", "--timing-budget=0.02",
+                                  f"--against={_wrapper(tmp_path, PORTABILITY_TEST_SIDE='B')}",
+                                  "--against-same-versions", "--results-dir=out", "kernels")
+    (case,) = only_run(pytester.path / "out").cases
+    assert case["outcome"] in ("pass", "slowdown") and case["against"]["outcome"] in ("pass", "slowdown")
+    assert case["change"]["change"] == "not comparable" and case["change"]["ratio"] is None
+    assert case["change"]["detail"].startswith("not timed side by side")

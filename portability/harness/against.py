@@ -23,17 +23,19 @@ AGAINST_FIELDS = tuple(CaseOutcome.__annotations__)
 
 
 def run_pair(a_pool: Pool, b_pool: Pool, framework: str, case: Mapping[str, Any], config: Mapping[str, Any],
-             timeout: float) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The facts of one case on both sides; when both could be timed, their rounds interleaved."""
+             timeout: float) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The facts of one case on both sides, and whether both were timed side by side, their rounds
+    interleaved (a compiled case is timed on each side against its own eager call instead)."""
     opened = {**config, "rounds_by_request": True, "reference_timing": False}
     a = a_pool.run(framework, case, opened, timeout)
     b = b_pool.run(framework, case, opened, timeout)
-    if "pending_timing" in a and "pending_timing" in b:
+    side_by_side = "pending_timing" in a and "pending_timing" in b
+    if side_by_side:
         interleave(((a_pool, a), (b_pool, b)), framework, config.get("budget_s", timing.BUDGET_S), timeout)
     for pool, facts in ((a_pool, a), (b_pool, b)):
         if facts.pop("pending_timing", None) is not None:
             pool.end(framework)
-    return a, b
+    return a, b, side_by_side and "timing" in a and "timing" in b
 
 
 def interleave(sides: tuple[tuple[Pool, dict[str, Any]], ...], framework: str, budget_s: float,

@@ -116,8 +116,10 @@ def run_against(ctx: CaseContext, case: Case, kernel: Kernel, nodeid: str, usage
     a: Facts | dict[str, Any] = {"backend": case.backend}
     b: Facts | dict[str, Any] = {"backend": case.backend}
     a_unseen, b_unseen = _unseen(case, ctx.infos), _unseen(case, ctx.other_infos)
+    side_by_side = False
     if a_unseen is None and b_unseen is None:
-        a, b = against.run_pair(ctx.pool, ctx.other, case.framework, case.__dict__, config, s.case_timeout)
+        a, b, side_by_side = against.run_pair(ctx.pool, ctx.other, case.framework, case.__dict__, config,
+                                              s.case_timeout)
     elif a_unseen is None:  # one side cannot see the backend: the other still says how the case ends there
         a = ctx.pool.run(case.framework, case.__dict__, {**config, "reference_timing": False}, s.case_timeout)
     elif b_unseen is None:
@@ -125,7 +127,6 @@ def run_against(ctx: CaseContext, case: Case, kernel: Kernel, nodeid: str, usage
     duration = time.monotonic() - t0
     record = build_record(case, kernel, nodeid, a, a_unseen or verdicts.case_outcome(a), None, duration, usage)
     other = build_record(case, kernel, nodeid, b, b_unseen or verdicts.case_outcome(b), None, duration, usage)
-    side_by_side = bool((a.get("timing") or {}).get("interleaved") and (b.get("timing") or {}).get("interleaved"))
     record["against"] = against.against_record(other)
     change = against.change_record(record, other, s.change_threshold, side_by_side)
     if change["change"] in (verdicts.SLOWER, verdicts.FASTER):
@@ -135,10 +136,10 @@ def run_against(ctx: CaseContext, case: Case, kernel: Kernel, nodeid: str, usage
         # in the same pair of workers and never in new ones (what a worker's allocator has been through)
         ctx.pool.renew(case.framework)
         ctx.other.renew(case.framework)
-        a2, b2 = against.run_pair(ctx.pool, ctx.other, case.framework, case.__dict__, config, s.case_timeout)
+        a2, b2, paired = against.run_pair(ctx.pool, ctx.other, case.framework, case.__dict__, config, s.case_timeout)
         again = against.change_record(build_record(case, kernel, nodeid, a2, verdicts.case_outcome(a2), None, 0.0),
                                       build_record(case, kernel, nodeid, b2, verdicts.case_outcome(b2), None, 0.0),
-                                      s.change_threshold, True)
+                                      s.change_threshold, paired)
         change = against.confirmed(change, again)
     record["change"] = change
     return record
