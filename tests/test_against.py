@@ -112,9 +112,11 @@ def test_an_against_run_times_both_sides_interleaved_and_says_what_b_changed(pyt
                                            "--results-dir=out", "kernels")
     run = only_run(pytester.path / "out")
     got = {c["key"]: c for c in run.cases}
-    assert {k: c["change"]["change"] for k, c in got.items()} == {
-        "torch.exp[float32-cpu]": "unchanged", "torch.tanh[float32-cpu]": "slower",
-        "torch.abs[float32-cpu]": "failure introduced"}, {k: c["change"] for k, c in got.items()}
+    changes = {k: c["change"]["change"] for k, c in got.items()}
+    # the same work on both sides: never slower or faster (both sides are this interpreter), though the
+    # interval of a ratio near 1 may leave out 1 itself on a busy machine (not significant)
+    assert changes.pop("torch.exp[float32-cpu]") in ("unchanged", "not significant"), got["torch.exp[float32-cpu]"]
+    assert changes == {"torch.tanh[float32-cpu]": "slower", "torch.abs[float32-cpu]": "failure introduced"}, changes
     exp, tanh, abs_ = got["torch.exp[float32-cpu]"], got["torch.tanh[float32-cpu]"], got["torch.abs[float32-cpu]"]
     for case in (exp, tanh):
         a, b = case["timing"], case["against"]["timing"]
@@ -123,7 +125,6 @@ def test_an_against_run_times_both_sides_interleaved_and_says_what_b_changed(pyt
         assert case["reference_timing"] is None and case["ratio"] is None  # no host reference: B/A says it
     assert tanh["change"]["ci_low"] > tanh["change"]["threshold"] == 1.1
     assert tanh["change"]["confirmation"]["change"] == "slower"  # measured twice, side by side both times
-    assert "confirmation" not in exp["change"]
     assert abs_["outcome"] == "pass" and abs_["against"]["outcome"] == "fail:not_implemented"
     assert "release B" in abs_["against"]["message"] and abs_["change"]["detail"].startswith("NotImplementedError")
     assert all(check.case_record_problem(c) is None for c in run.cases)
@@ -134,16 +135,18 @@ def test_an_against_run_times_both_sides_interleaved_and_says_what_b_changed(pyt
     outcomes = result.parseoutcomes()
     assert (outcomes.get("failed"), outcomes.get("passed")) == (2, 1) and result.ret == 1
     text = result.stdout.str()
-    assert "B torch " in text and "3 cases" in text and "failure introduced 1, failure fixed 0" in text
+    assert "B torch " in text and "3 cases" in text and "failure introduced 1, failure fixed 0, failure changed 0, " \
+        "slower 1, faster 0" in text
     listed = [ln.split() for ln in text.splitlines() if "[float32-cpu]" in ln and " -> " in ln]
     assert [ln[:5] for ln in listed] == [["failure", "introduced", "torch.abs[float32-cpu]", "pass", "->"],
                                          ["slower", "torch.tanh[float32-cpu]", "pass", "->", "pass"]]
-    assert {c.change for c in compare.from_against(run.cases)} == {"unchanged", "slower", "failure introduced"}
+    assert {c.change for c in compare.from_against(run.cases)} - {"unchanged", "not significant"} == {
+        "slower", "failure introduced"}
     assert got["torch.exp[float32-cpu]"]["repro"].endswith(f"--against={other}")
     logs = sorted(p.name for p in run.path.glob("worker-*.log"))
-    # the slower case was measured again in fresh workers on both sides
-    assert logs == ["worker-against-torch-1.log", "worker-against-torch-2.log", "worker-torch-1.log",
-                    "worker-torch-2.log"]
+    # the slower case was measured again in fresh workers on both sides (a second worker each, at least)
+    assert {"worker-against-torch-1.log", "worker-against-torch-2.log", "worker-torch-1.log",
+            "worker-torch-2.log"} <= set(logs), logs
 
 
 def test_a_bad_interpreter_stops_the_run_before_anything_runs(pytester: pytest.Pytester, tmp_path: Path) -> None:
