@@ -1,7 +1,8 @@
 """The HTML report, compare, expectations and export, on real runs made by the suite.
 
-Two real runs of a small catalog (torch and JAX FFTs plus a kernel whose error message holds
-``<script>``): A sweeps float32 and float16, B only float32 (a different catalog of cases). The
+Two real runs of a small catalog (torch and JAX FFTs, a kernel whose error message holds
+``<script>`` and one that fails only under torch.compile):
+A sweeps float32 and float16, B only float32 (a different catalog of cases). The
 page is opened in headless Chromium (Debian's /usr/bin/chromium, which .ci/run installs), driven
 by Playwright, with every request that is not a local file recorded.
 """
@@ -12,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,16 @@ def _refuse(c, x):
     raise ValueError({XSS!r})
 
 
-KERNELS = [Kernel("torch.sin", "elementwise", normal(8), call=_refuse, dtypes=("float32", "float16"))]
+def _eager_only(c, x):
+    import torch
+
+    if torch.compiler.is_compiling():  # a function that ports to every backend but not to torch.compile
+        raise RuntimeError("refused when compiled")
+    return c.fn(x)
+
+
+KERNELS = [Kernel("torch.sin", "elementwise", normal(8), call=_refuse, dtypes=("float32", "float16")),
+           Kernel("torch.cos", "elementwise", normal(8), call=_eager_only, dtypes=("float32",))]
 '''
 
 
@@ -103,7 +114,8 @@ def opened(browser: Any, page_html: Path) -> Any:
             else page.problems.append(f"request: {r.url}"))
     page.on("dialog", lambda d: page.problems.append(f"dialog: {d.message}"))
     page.goto(page_html.as_uri())
-    page.wait_for_selector("#functions-table_wrapper")
+    page.wait_for_selector("html[data-matrix-ready]")
+    page.wait_for_selector("#paper-functions-table_wrapper")
     yield page
     page.close()
 
@@ -143,40 +155,140 @@ def test_summary_numbers_equal_those_computed_from_the_run_files(opened: Any, ru
     assert any("partial=1" in " ".join(r) or "complete=1" in " ".join(r) for r in shown)  # the hostile kernel
 
 
-def test_the_function_table_sorts_and_a_failed_cell_opens_its_cases(opened: Any) -> None:
-    def functions() -> list[str]:
-        cells = opened.eval_on_selector_all("#functions-table tbody tr td:nth-child(2)",
-                                            "tds => tds.map(td => td.innerText.trim())")
-        return [c for c in cells if c]
+def _expected_cells(run: storage.Run) -> dict[tuple[str, str], Counter[str]]:
+    """(framework, target) -> how many functions the matrix must colour with each class, from the run
+    files: the function verdict, and for a failure whether it passes where the target is compared
+    (the reference backend, or eager for a compiled target)."""
+    backends = run.meta["options"]["backends"]
+    ref = summary.reference_backend(run.cases, backends)
+    port = {(row.framework, row.target): set(row.portability)
+            for row in [*summary.portability_view(run.cases, ref), *summary.modes_view(run.cases)]}
+    out: dict[tuple[str, str], Counter[str]] = {}
+    for row in summary.function_verdicts(run.cases):
+        counts: Counter[str] = Counter()
+        for api, verdict in {**row.verdicts, **row.device_specific}.items():
+            if verdict in ("partial_failure", "complete_failure"):
+                kind = "port" if api in port.get((row.framework, row.backend), set()) else "lim"
+                counts[f"{kind}-{verdict.split('_')[0]}"] += 1
+            else:
+                counts[verdict] += 1
+        out[(row.framework, row.backend)] = counts
+    return out
 
-    header = opened.locator("#functions-table_wrapper thead th").nth(1)
-    orders = {}
-    for _ in range(2):
-        header.locator(".dt-column-order").click()
-        # DataTables has redrawn once the header names a direction not seen yet and the rows stand in
-        # that order (the rows may already have been in it: waiting for them to move could wait forever)
-        opened.wait_for_function(
-            """([th, seen]) => {
-                const d = th.getAttribute('aria-sort');
-                if (!['ascending', 'descending'].includes(d) || seen.includes(d)) return false;
-                const now = [...document.querySelectorAll('#functions-table tbody tr td:nth-child(2)')]
-                    .map(td => td.innerText.trim().toLowerCase()).filter(Boolean);
-                return now.every((x, i) => i === 0 || (d === 'ascending' ? now[i - 1] <= x : now[i - 1] >= x));
-            }""", arg=[header.element_handle(), list(orders)])
-        orders[header.get_attribute("aria-sort")] = functions()
-    assert set(orders) == {"ascending", "descending"}, list(orders)
-    ascending, descending = orders["ascending"], orders["descending"]
-    # DataTables orders text case-insensitively
-    assert ascending == sorted(ascending, key=str.lower) and ascending
-    assert descending == sorted(descending, key=str.lower, reverse=True)
-    assert ascending != descending
-    opened.fill("#functions-table_wrapper input[type=search]", "torch.sin")
-    cell = opened.locator("#functions-table details.v").first
-    cell.locator("summary").click()
-    text = cell.inner_text()
-    assert "fail:" in text and "pytest 'kernels/torch/hostile.py::torch.sin[" in text
-    assert "<script>window.__xss = 1</script> refused <b>this</b>" in text  # shown as text, not markup
+
+def test_the_matrix_comes_first_and_its_cells_count_what_the_run_files_say(opened: Any, runs: dict[str, Any]) -> None:
+    first_h2 = opened.evaluate("document.querySelector('h2').getBoundingClientRect().top")
+    matrix_top = opened.evaluate("document.querySelector('#matrix .mx-grid i.c').getBoundingClientRect().top")
+    assert matrix_top < 1000 and matrix_top < first_h2  # above the fold, before every other section
+    shown = opened.evaluate("""() => [...document.querySelectorAll('.mx-panel')].map(p => {
+        const fw = p.dataset.framework;
+        const heads = [...p.querySelectorAll('.mx-h')].map(h => h.getAttribute('title'));
+        const cols = {};
+        p.querySelectorAll('.mx-grid i.c').forEach(c => {
+            const j = [...c.classList].find(x => /^j\\d+$/.test(x));
+            if (!j) return;  // the study's columns
+            const cls = [...c.classList].find(x => x !== 'c' && x !== j && x !== 'gs');
+            (cols[j] = cols[j] || {})[cls] = ((cols[j] || {})[cls] || 0) + 1;
+        });
+        return [fw, heads, cols];
+    })""")
+    expected = {}
+    for name in ("a", "b"):
+        run = runs[name]
+        for (fw, tgt), counts in _expected_cells(run).items():
+            expected[(fw, tgt, run.run_id)] = dict(counts)
+    got = {}
+    for fw, heads, cols in shown:
+        ours = [h for h in heads[1:] if h and "study" not in h and "the study's" not in h]
+        for j, label in enumerate(ours):
+            target, _version, rest = label.split(" · ", 2)
+            run_id = next(r.run_id for r in (runs["a"], runs["b"]) if rest.endswith(r.run_id[-6:]))
+            got[(fw, target, run_id)] = {k: v for k, v in cols.get(f"j{j}", {}).items() if k != "none"}
+    assert got == expected
+    # torch.cos fails compiled only (a portability failure of the mode); torch.sin everywhere (a limitation)
+    assert got[("torch", "cpu compiled", runs["a"].run_id)]["port-complete"] == 1
+    assert got[("torch", "cpu", runs["a"].run_id)]["lim-complete"] == 1
+
+
+def test_a_matrix_cell_opens_its_cases(opened: Any, runs: dict[str, Any]) -> None:
+    panel = opened.locator(".mx-panel[data-framework=torch]")
+    opened.check("#mx-names")  # rows tall enough to find by name
+    row = panel.locator(".mx-grid i.mx-fn", has_text="torch.sin").first
+    cell = row.locator("xpath=following-sibling::i[1]")  # the first target of the first run: A's cpu
+    cell.hover()
+    assert "torch.sin" in opened.inner_text("#mx-hover")
+    cell.click()
+    drawer = opened.locator("#cell-details")
+    assert drawer.is_visible()
+    cases = [c for c in runs["a"].cases if c["api"] == "torch.sin" and summary.target(c) == "cpu"]
+    items = drawer.locator("li.case")
+    assert items.count() == len(cases) == 2  # float32 and float16
+    text = drawer.inner_text()
+    assert "fail:error" in text and "pytest 'kernels/torch/hostile.py::torch.sin[float16-cpu]'" in text
+    assert XSS in text  # shown as text, not markup
     assert opened.evaluate("window.__xss") is None
+    drawer.locator("button.close").click()
+    assert not drawer.is_visible()
+
+
+def test_the_function_table_shows_every_verdict_sorts_and_filters(browser: Any, page_html: Path,
+                                                                   runs: dict[str, Any]) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(page_html.as_uri())
+    page.wait_for_selector("html[data-matrix-ready]")
+    page.locator("#functions").scroll_into_view_if_needed()
+    # every column fits: nothing scrolls sideways at 1280 px
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    table = page.locator("#functions-table")
+    assert table.bounding_box()["width"] <= 1280
+
+    def functions() -> list[str]:
+        return page.eval_on_selector_all("#functions-table tbody td.fcol", "tds => tds.map(td => td.innerText.trim())")
+
+    page.select_option("#ft-framework", label="torch")
+    ascending = functions()
+    assert ascending == sorted(ascending) and "torch.sin" in ascending
+    page.click("#functions-table th[data-k='0']")
+    assert page.get_attribute("#functions-table th[data-k='0']", "aria-sort") == "descending"
+    assert functions() == sorted(ascending, reverse=True)
+    # the verdict columns come right after the function's name
+    heads = page.eval_on_selector_all("#functions-table th", "ths => ths.map(th => th.className)")
+    assert heads[0] == "fcol" and heads[1] == "vcol"
+    # portability failures only: the functions failing compiled in a case that passes eagerly
+    page.check("#ft-portability")
+    a = runs["a"]
+    expected = sorted({api for row in summary.modes_view(a.cases) if row.framework == "torch"
+                       for api in row.portability})
+    assert sorted(functions()) == expected == ["torch.cos"]
+    page.uncheck("#ft-portability")
+    page.fill("#ft-search", "torch.sin")
+    assert functions() == ["torch.sin"]
+    page.click("#functions-table td[data-c='0']")
+    assert "fail:error" in page.inner_text("#cell-details")
+    page.close()
+
+
+def test_a_screenshot_of_the_matrix_shows_its_colours(opened: Any, tmp_path: Path) -> None:
+    """Not pixel-exact: the screenshot of the top of the page holds each class colour of the cells
+    drawn within it, as the legend gives it, and is saved for a reader to look at."""
+    from PIL import Image
+
+    shot = tmp_path / "matrix.png"
+    opened.screenshot(path=str(shot))
+    colours = opened.evaluate("""() => {
+        const seen = {};
+        document.querySelectorAll('.mx-grid i.c').forEach(c => {
+            const r = c.getBoundingClientRect();
+            if (r.bottom < innerHeight && r.height >= 2 && r.width >= 6) seen[getComputedStyle(c).backgroundColor] = 1;
+        });
+        return Object.keys(seen);
+    }""")
+    assert len(colours) >= 3  # pass, a failure, the empty cell at least
+    pixels = {rgb for _, rgb in Image.open(shot).convert("RGB").getcolors(1 << 24)}
+    for css in colours:
+        rgb = tuple(int(x) for x in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+        assert rgb in pixels, css
+    assert Image.open(shot).size == (1400, 1000)
 
 
 def test_compare_a_run_with_itself_reports_no_change(runs: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:

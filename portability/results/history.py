@@ -85,9 +85,10 @@ def other_side(record: Mapping[str, Any]) -> CaseRecord | None:
     return cast(CaseRecord, {**against, **{k: record[k] for k in IDENTITY if k in record}})
 
 
-def sides(runs: Iterable[storage.Run], notes: list[str] | None = None) -> list[Side]:
+def sides(runs: Iterable[storage.Run], notes: list[str] | None = None, unknown: str | None = None) -> list[Side]:
     """Every side of the runs. A framework whose version a run does not record (its run.json lost)
-    cannot be placed in release order: it is left out, with a line in ``notes``."""
+    cannot be placed in release order: it is left out, with a line in ``notes``, or, given ``unknown``,
+    kept under that version (where order does not matter)."""
     out = []
     for run in runs:
         meta: Mapping[str, Any] = run.meta
@@ -101,7 +102,7 @@ def sides(runs: Iterable[storage.Run], notes: list[str] | None = None) -> list[S
             for c in cases:
                 by_fw[c["framework"]].append(c)
             for fw, fw_cases in sorted(by_fw.items()):
-                version = _version(frameworks, fw)
+                version = _version(frameworks, fw) or unknown
                 if version is None:
                     if notes is not None:
                         notes.append(f"{run.run_id}{' (against)' if is_against else ''}: no {fw} version "

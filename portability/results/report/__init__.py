@@ -8,6 +8,7 @@ a run file (error messages above all) is escaped before it reaches the page.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from importlib import resources
@@ -27,9 +28,10 @@ from portability.results.report.data import (
     runs_table,
     summary_matrix,
 )
-from portability.results.report.tables import case_details, function_rows, paper_functions
+from portability.results.report.matrix import build as build_matrix
+from portability.results.report.tables import paper_functions
 
-__all__ = ["Column", "case_details", "cross_hardware", "paper_comparison", "portability_rows", "render", "write"]
+__all__ = ["Column", "cross_hardware", "paper_comparison", "portability_rows", "render", "write"]
 
 
 # -- the page ------------------------------------------------------------------------------------
@@ -64,7 +66,6 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
 
     columns = [Column(run.run_id, t, run) for run in runs
                for t in sorted({summary.target(c) for c in run.cases}, key=summary.target_order)]
-    fheader, frows = function_rows(columns)
     pheader, prows = paper_functions(runs, columns)
     changes: dict[str, Any] | None = None
     if compare_pair is not None:
@@ -72,14 +73,16 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
         mismatch = compare.timing_mismatch(base.meta, new.meta)
         found = compare.compare_runs(base.cases, new.cases, timing_mismatch=mismatch)
         changes = {"base": base.run_id, "new": new.run_id, "rows": found, "counts": compare.counts(found)}
+    matrix = build_matrix(runs)
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
     template = env.from_string(resources.files(__package__).joinpath("templates/report.html").read_text())
     return template.render(
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        runs=runs_table(runs), matrix=summary_matrix(runs),
+        runs=runs_table(runs), summary_rows=summary_matrix(runs),
         category_svg=Markup(category_chart(runs) or ""), ratio_svg=Markup(ratio_chart(runs) or ""),
         itables_init=Markup(_itables_init()),
-        functions=Markup(_datatable(fheader, frows, "functions-table")),
+        matrix=matrix, matrix_json=Markup(json.dumps(matrix, separators=(",", ":")).replace("<", "\\u003c")),
+        matrix_js=Markup(resources.files(__package__).joinpath("templates/matrix.js").read_text()),
         paper=paper_comparison(runs), paper_figures=paper_figures(),
         paper_functions=Markup(_datatable(pheader, prows, "paper-functions-table", page=10)),
         cross=cross_hardware(columns), portability=portability_rows(runs), modes=modes_rows(runs),
