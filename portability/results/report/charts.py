@@ -171,8 +171,10 @@ def category_share_chart(runs: Sequence[storage.Run]) -> str | None:
                 ax.barh(i, width, left=left, color=CATEGORY_COLOR[cat], edgecolor="white", linewidth=0.5,
                         hatch=STUDY_HATCH if row.source == STUDY else None, height=0.7)
                 if width >= 2.5:  # the count where it fits in its segment
+                    study = row.source == STUDY  # on a hatched bar the count gets a white ground
                     ax.text(left + width / 2, i, str(row.counts[cat]), ha="center", va="center", fontsize=8,
-                            color=_ink(CATEGORY_COLOR[cat]))
+                            color="#000000" if study else _ink(CATEGORY_COLOR[cat]),
+                            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.6} if study else None)
                 left += width
             totals.append(left)
         top = max(max(totals) * 1.45, 5.0)
@@ -193,8 +195,9 @@ def category_share_chart(runs: Sequence[storage.Run]) -> str | None:
         handles = [Patch(facecolor=CATEGORY_COLOR[c], label=c) for c in present]
         if any(r.source == STUDY for r in rows):
             handles.append(Patch(facecolor="white", edgecolor="#555555", hatch=STUDY_HATCH, label="study (2023)"))
-        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(handles),
-                  frameon=False)
+        # a figure legend above the axes: an axes legend outside the axes would make the constrained
+        # layout narrow the bars to the legend's width
+        fig.legend(handles=handles, loc="outside upper left", ncol=len(handles), frameon=False)
         if any(r.source == STUDY for r in rows):
             mapping = ", ".join(f"{k} = {v}" for k, v in figures.STUDY_CATEGORY.items())
             fig.text(0, 0, f"{STUDY_NOTE} Its categories, assigned by hand, drawn as ours: {mapping}.",
