@@ -99,7 +99,7 @@ def paper_comparison(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
     ours = summary_matrix(runs)
     rows = []
     for fig in figs:
-        rows.append({"source": "paper", "framework": fig["framework"], "backend": fig["backend"],
+        rows.append({"source": "paper", "run": None, "framework": fig["framework"], "backend": fig["backend"],
                      "where": fig["device"], "functions": fig["functions"],
                      "complete": fig["complete"], "partial": fig["partial"], "any": fig["any"],
                      "any_pct": round(100 * fig["any"] / fig["functions"], 1)})
@@ -112,7 +112,7 @@ def paper_comparison(runs: Sequence[storage.Run]) -> list[dict[str, Any]]:
         if o["compile_only"]:  # compiled for the chip, never run on it: said in the label
             chip = chips[o["run"]].get(o["backend"], "?")
             where = f"{o['backend']} ({chip}, compiled, not run) · {short_id(o['run'])}"
-        rows.append({"source": "this run", "framework": o["framework"], "backend": o["backend"],
+        rows.append({"source": "this run", "run": o["run"], "framework": o["framework"], "backend": o["backend"],
                      "where": where, "functions": o["assessed"],
                      "complete": o["complete"], "partial": o["partial"], "any": failing,
                      "any_pct": round(100 * failing / o["assessed"], 1)})
