@@ -210,10 +210,6 @@ def test_paper_latency_chart_sets_the_studys_medians_beside_our_ratios() -> None
     assert charts.paper_latency_chart([COMPILE_RUN]) is None
 
 
-def test_the_old_category_chart_name_draws_the_shares() -> None:
-    assert charts.category_chart([GPU_RUN]) == charts.category_share_chart([GPU_RUN])
-
-
 def test_charts_of_the_example_runs_stay_small() -> None:
     paths = sorted((ROOT / "reports" / "examples").glob("*/runs/*"))
     if not paths:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from portability.results import compare, storage, summary
-from portability.results.report.charts import category_chart, ratio_chart
+from portability.results.report import charts as _charts
 from portability.results.report.data import (
     Column,
     cross_hardware,
@@ -79,7 +79,10 @@ def render(runs: Sequence[storage.Run], compare_pair: tuple[storage.Run, storage
     return template.render(
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         runs=runs_table(runs), summary_rows=summary_matrix(runs),
-        category_svg=Markup(category_chart(runs) or ""), ratio_svg=Markup(ratio_chart(runs) or ""),
+        charts={name: Markup(svg) if svg else None for name, svg in (
+            ("categories", _charts.category_share_chart(runs)), ("ratios", _charts.ratio_chart(runs)),
+            ("modes", _charts.modes_chart(runs)), ("paper", _charts.paper_chart(runs)),
+            ("paper_latency", _charts.paper_latency_chart(runs)))},
         itables_init=Markup(_itables_init()),
         matrix=matrix, matrix_json=Markup(json.dumps(matrix, separators=(",", ":")).replace("<", "\\u003c")),
         matrix_js=Markup(resources.files(__package__).joinpath("templates/matrix.js").read_text()),

@@ -350,8 +350,3 @@ def paper_latency_chart(runs: Sequence[storage.Run]) -> str | None:
                  fontsize=8.5, color="#555555", va="top", wrap=True)
         svg = _svg(fig)
     return svg
-
-
-def category_chart(runs: Sequence[storage.Run]) -> str | None:
-    """The old name of ``category_share_chart``, kept while the page template calls it."""
-    return category_share_chart(runs)

@@ -181,13 +181,20 @@ def cross_hardware(columns: Sequence[Column]) -> list[dict[str, Any]]:
     # a compiled mode is not hardware: the modes view covers it
     accel = [c for c in columns if c.backend != "cpu" and c.backend not in COMPILE_ONLY and " " not in c.backend]
     out = []
+    known: dict[tuple[Column, str], dict[str, tuple[bool, float | None]]] = {}
+
+    def per_function(col: Column, fw: str) -> dict[str, tuple[bool, float | None]]:
+        if (col, fw) not in known:  # a column meets every other: read its cases once
+            known[(col, fw)] = _per_function(col, fw)
+        return known[(col, fw)]
+
     for i, a in enumerate(accel):
         for b in accel[i + 1:]:
             if a.backend == b.backend and a.run.run_id == b.run.run_id:
                 continue
             for fw in sorted({c["framework"] for c in a.run.cases} & {c["framework"] for c in b.run.cases}):
-                fa = _per_function(a, fw)
-                fb = _per_function(b, fw)
+                fa = per_function(a, fw)
+                fb = per_function(b, fw)
                 common = sorted(set(fa) & set(fb))
                 if not common:
                     continue

@@ -45,6 +45,8 @@ PAPER_CLASSES = {"pass": "pass", "partial_failure": "port-partial", "complete_fa
 #: The placeholder for a case's pytest id in a stored repro template.
 ID_MARK = "\x00"
 _FAILING = {outcomes.FN_PARTIAL: "partial", outcomes.FN_COMPLETE: "complete"}
+#: the most targets a framework's sentence speaks of
+MAX_PARTS = 6
 _NAMES = {"torch": "PyTorch", "jax": "JAX", "tensorflow": "TensorFlow"}
 
 
@@ -196,27 +198,27 @@ def _framework(fw: str, fw_sides: Sequence[history.Side], by_run: Mapping[str, s
     cells: dict[str, list[list[int]]] = {}  # api -> per column [class, first case, number of cases]
     info: dict[str, CaseRecord] = {}
     counts: list[Counter[str]] = []
+    compared: list[tuple[history.Side, list[MatrixColumn], dict[str, summary.PortabilityRow]]] = []
     for side in fw_sides:
         side_columns = _columns(side)
         pairs = [(c.target, c.reference) for c in side_columns if c.reference is not None]
         views = {row.target: row for row in summary.compare_targets(side.cases, pairs)}
+        compared.append((side, side_columns, views))
         a_records: dict[str, CaseRecord] = {}
         against_python = None
         if side.against:
             a_records = {c["key"]: c for c in by_run[side.run_id].cases}
             against_python = str((side.meta.get("against") or {}).get("python") or "PYTHON")
-        grouped: dict[tuple[str, str], list[CaseRecord]] = defaultdict(list)
+        grouped: dict[str, dict[str, list[CaseRecord]]] = defaultdict(lambda: defaultdict(list))
         for c in side.cases:
-            grouped[(summary.target(c), c["api"])].append(c)
+            grouped[summary.target(c)][c["api"]].append(c)
             info.setdefault(c["api"], c)
         for col in side_columns:
             i = len(columns)
             columns.append(col)
             view = views.get(col.target)
             count: Counter[str] = Counter()
-            for (t, api), cs in grouped.items():
-                if t != col.target:
-                    continue
+            for api, cs in grouped[col.target].items():
                 verdict = outcomes.function_verdict(c["outcome"] for c in cs)
                 cls = cell_class(verdict, view is not None and api in view.portability)
                 count[cls] += 1
@@ -245,7 +247,7 @@ def _framework(fw: str, fw_sides: Sequence[history.Side], by_run: Mapping[str, s
     rows.sort(key=lambda r: (str(r["category"]), -int(r["calls"] or 0), str(r["api"])))
     return {"framework": fw, "columns": [c.as_dict() for c in columns],
             "counts": [dict(c) for c in counts], "rows": rows,
-            "sentence": sentence(fw, columns, counts, fw_sides),
+            "sentence": sentence(fw, columns, counts, compared),
             "paper_columns": ["study GPU (T4)", "study TPU"] if paper else []}
 
 
@@ -263,18 +265,18 @@ def _paper_cells(fw: str, info: Mapping[str, CaseRecord]) -> dict[str, list[str]
 
 
 def sentence(fw: str, columns: Sequence[MatrixColumn], counts: Sequence[Mapping[str, int]],
-             fw_sides: Sequence[history.Side]) -> str:
+             compared: Sequence[tuple[history.Side, Sequence[MatrixColumn], Mapping[str, summary.PortabilityRow]]],
+             ) -> str:
     """One sentence a reader takes away from a framework's matrix, generated from the data: per target
-    compared with another, how many functions fail only there and mostly why (with the most used of
-    them); targets where nothing could be expressed, with the reason; what an against run changed."""
+    compared with another (``compared``: each side, its columns, and the comparison of each target),
+    how many functions fail only there and mostly why (with the most used of them); targets where
+    nothing could be expressed, with the reason; what an against run changed."""
     name = _NAMES.get(fw, fw)
+    fw_sides = [side for side, _, _ in compared]
     versions = sorted({s.version for s in fw_sides}, key=history.version_key)
     parts = []
-    for side in fw_sides:
-        side_columns = [c for c in columns if c.run_id == side.run_id and c.against == side.against]
+    for side, side_columns, rows in compared:
         version = f" ({side.version})" if len(versions) > 1 else ""
-        pairs = [(c.target, c.reference) for c in side_columns if c.reference is not None]
-        rows = {row.target: row for row in summary.compare_targets(side.cases, pairs)}
         for col in side_columns:
             count = counts[columns.index(col)]
             if set(count) == {"unavailable"}:
@@ -299,6 +301,8 @@ def sentence(fw: str, columns: Sequence[MatrixColumn], counts: Sequence[Mapping[
             shown = [f"{changes[k]} {k}" for k in ("failure introduced", "failure fixed", "failure changed",
                                                    "slower", "faster") if changes[k]]
             parts.append(f"{other} against {side.version}, side by side: " + (", ".join(shown) or "no change"))
+    if len(parts) > MAX_PARTS:  # many runs: the table below has the rest
+        parts = [*parts[:MAX_PARTS], f"and {len(parts) - MAX_PARTS} more targets in the table below"]
     if not parts:
         assessed = sum(v for c in counts for k, v in c.items() if k != "unavailable")
         failing = sum(v for c in counts for k, v in c.items() if k.endswith(("partial", "complete")))
