@@ -46,7 +46,7 @@ PAPER_CLASSES = {"pass": "pass", "partial_failure": "port-partial", "complete_fa
 ID_MARK = "\x00"
 _FAILING = {outcomes.FN_PARTIAL: "partial", outcomes.FN_COMPLETE: "complete"}
 #: the most targets a framework's sentence speaks of
-MAX_PARTS = 6
+MAX_PARTS = 4
 _NAMES = {"torch": "PyTorch", "jax": "JAX", "tensorflow": "TensorFlow"}
 
 
@@ -274,7 +274,8 @@ def sentence(fw: str, columns: Sequence[MatrixColumn], counts: Sequence[Mapping[
     name = _NAMES.get(fw, fw)
     fw_sides = [side for side, _, _ in compared]
     versions = sorted({s.version for s in fw_sides}, key=history.version_key)
-    parts = []
+    parts: list[str] = []
+    clean: list[str] = []  # targets where no function fails only there
     for side, side_columns, rows in compared:
         version = f" ({side.version})" if len(versions) > 1 else ""
         for col in side_columns:
@@ -290,19 +291,25 @@ def sentence(fw: str, columns: Sequence[MatrixColumn], counts: Sequence[Mapping[
             if row is None or not row.compared:
                 continue
             n, d = len(row.portability), len(row.compared)
+            if not n:
+                clean.append(f"{col.target}{version}")
+                continue
             other = "eager" if summary.split_target(col.target)[1] != DEFAULT_MODE else f"on {row.reference}"
-            text = f"{n} of {d} functions fail only on {col.target}{version} (not {other})"
-            if n:
-                text += f", mostly {row.categories()[0][0]} ({', '.join(row.examples(row.portability, 3))})"
-            parts.append(text)
+            parts.append(f"{n} of {d} functions fail only on {col.target}{version} (not {other}), mostly "
+                         f"{row.categories()[0][0]} ({', '.join(row.examples(row.portability, 3))})")
         changes = Counter(str(ch.get("change")) for c in side.cases if isinstance(ch := c.get("change"), Mapping))
         if changes and not side.against:
             other = next((s.version for s in fw_sides if s.against and s.run_id == side.run_id), "?")
             shown = [f"{changes[k]} {k}" for k in ("failure introduced", "failure fixed", "failure changed",
                                                    "slower", "faster") if changes[k]]
             parts.append(f"{other} against {side.version}, side by side: " + (", ".join(shown) or "no change"))
-    if len(parts) > MAX_PARTS:  # many runs: the table below has the rest
-        parts = [*parts[:MAX_PARTS], f"and {len(parts) - MAX_PARTS} more targets in the table below"]
+    # several runs of the same targets say the same: each thing once, with how often
+    said = Counter(parts)
+    parts = [p + (f" (in {said[p]} runs)" if said[p] > 1 else "") for p in dict.fromkeys(parts)]
+    if len(parts) > MAX_PARTS:  # the table below has the rest
+        parts = [*parts[:MAX_PARTS], f"and {len(parts) - MAX_PARTS} more in the table below"]
+    if clean:
+        parts.append("no function fails only on " + ", ".join(dict.fromkeys(clean)))
     if not parts:
         assessed = sum(v for c in counts for k, v in c.items() if k != "unavailable")
         failing = sum(v for c in counts for k, v in c.items() if k.endswith(("partial", "complete")))
