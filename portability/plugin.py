@@ -66,14 +66,16 @@ def _check_rootdir(config: pytest.Config) -> None:
     """pytest takes an existing directory given as a separate token after an option (``--baseline
     /tmp/run``) for a test path when it determines the rootdir: outside the project, the run would
     lose the project's configuration (its testpaths) and collect whatever lies in the current
-    directory. Say so instead."""
-    if config.inipath is not None:
-        return
+    directory. Say so instead. Under ``pytest -n`` a results folder that does not exist yet is caught
+    too: the controller creates it, and each xdist worker, reading the same arguments, would then take
+    it for a test path."""
     args = list(config.invocation_params.args)
+    xdist_controller = bool(config.getoption("numprocesses", None)) and not hasattr(config, "workerinput")
     for flag in ("--baseline", "--expectations", "--results-dir"):
         if flag in args[:-1]:
             value = args[args.index(flag) + 1]
-            if Path(value).is_dir():
+            lost = config.inipath is None and Path(value).is_dir()
+            if lost or (xdist_controller and flag == "--results-dir" and not value.startswith("-")):
                 raise pytest.UsageError(
                     f"{flag} {value}: pytest took this directory for a test path and lost the project's "
                     f"configuration; write {flag}={value} (with '=')")

@@ -267,6 +267,18 @@ def test_a_directory_option_given_as_a_separate_token_is_caught(tmp_path: Path) 
     assert f"write --baseline={run} (with '=')" in proc.stderr, proc.stdout[-500:]
 
 
+def test_a_results_folder_given_as_a_separate_token_under_xdist_is_caught_before_it_exists(tmp_path: Path) -> None:
+    """Under -n the controller would create the folder and each xdist worker, reading the same
+    arguments, would take it for a test path: one line before anything runs, not a traceback per worker."""
+    out = tmp_path / "out"
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--backend=cpu", "-n", "2", "--results-dir", str(out),
+                           "kernels/torch/fft.py"], cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 4, proc.stdout[-1000:]
+    assert f"write --results-dir={out} (with '=')" in proc.stderr and "Traceback" not in proc.stderr + proc.stdout
+    assert not out.exists()
+
+
 THREADS = """
     from portability.catalog import Kernel
     # the worker's own view of its thread pool: 1 under the default --cpu-threads
