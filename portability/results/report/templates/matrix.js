@@ -49,7 +49,8 @@
   function columnLabels(fw) {
     const varies = (key) => new Set(fw.columns.map((c) => c[key])).size > 1;
     const v = varies("version"), r = varies("run");
-    return fw.columns.map((c) => [c.target, v ? c.version : "", r ? c.run.replace(/^.*-([0-9a-f]+)( \(against\))?$/, "$1$2") : ""]
+    // the run by its id's own suffix; the other environment of an against run marked B
+    return fw.columns.map((c) => [c.target, v ? c.version : "", r ? c.run.replace(/^.*-([0-9a-f]+)( \(against\))?$/, (m, id, b) => id + (b ? " B" : "")) : ""]
       .filter(Boolean).join(" · "));
   }
 
