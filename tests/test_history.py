@@ -289,7 +289,7 @@ def test_a_path_that_is_no_run_gets_one_line(tmp_path: Path, capsys: pytest.Capt
 
 def test_the_report_shows_the_history_with_changed_cells_marked(three: list[Path]) -> None:
     html = report.render(read(three))
-    section = html[html.index('<h2 id="history">'):html.index('<h2 id="categories">')]
+    section = html[html.index('<h2 id="history">'):html.index('<h2 id="functions">')]
     assert '<table class="plain history" id="history-torch">' in section
     assert ('<td class="v partial_failure changed" title="dtype appeared; not_implemented gone; 5.00x slower (1 of 1 '
             'timed cases beyond 3x)"><span class="mark">*</span>partial(dtype) 5 ms</td>') in section
@@ -304,7 +304,7 @@ def test_the_report_shows_the_history_with_changed_cells_marked(three: list[Path
 
 def test_the_report_of_one_version_says_history_needs_two(tmp_path: Path) -> None:
     html = report.render(read([make_run(tmp_path, "a", "2.13.0+cpu", "08T10:00")]))
-    section = html[html.index('<h2 id="history">'):html.index('<h2 id="categories">')]
+    section = html[html.index('<h2 id="history">'):html.index('<h2 id="functions">')]
     assert "<p>History needs runs of two or more versions of a framework: these runs hold one version each " \
            "(jax 0.10.2, torch 2.13.0+cpu).</p>" in section
     assert "<table" not in section
