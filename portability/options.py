@@ -88,6 +88,9 @@ OPTIONS: tuple[Option, ...] = (
            DEFAULT_CASE_TIMEOUT, "SECONDS"),
     Option("--timing-budget", f"seconds of steady-state rounds per case (default: {timing.BUDGET_S:g})",
            timing.BUDGET_S, "SECONDS"),
+    Option("--timing-precision", "stop a case's rounds once the 95%% interval of its median time spans at most "
+           "this share of the median (0.02: 2%%), the budget being the most it spends; 0 spends the whole "
+           f"budget (default: {timing.PRECISION:g})", timing.PRECISION, "SHARE"),
     Option("--cpu-threads", "CPUs, and threads, for each framework worker: N or all (default: 1, one pinned CPU: "
            "no parallel region waits for a second thread, so microsecond timings are repeatable; all: the "
            "frameworks' own thread pools on every CPU)", cpus.DEFAULT, "N"),
@@ -176,6 +179,17 @@ def parse_size(value: str | None) -> str:
 MAX_WAIT_S = 2_147_483.0
 
 
+def _share(value: Any, flag: str) -> float:
+    """A share from 0 (off) up to 1."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{flag} must be a number from 0 to 1, got {value!r}") from None
+    if not 0 <= number <= 1:  # NaN too
+        raise ValueError(f"{flag} must be a number from 0 to 1, got {value!r}")
+    return number
+
+
 def _positive(value: Any, flag: str, minimum: float = 0.0, maximum: float = MAX_WAIT_S) -> float:
     try:
         number = float(value)
@@ -242,6 +256,7 @@ class Settings:
     case_timeout: float
     timing_budget: float
     results_dir: Path
+    timing_precision: float = timing.PRECISION
     expectations: Path | None = None
     #: CPUs per framework worker; None: every CPU, the frameworks' own thread counts
     cpu_threads: int | None = 1
@@ -306,6 +321,8 @@ def settings(get: Callable[[str], Any], installed: Sequence[str], machine_bytes:
         baseline_noise=parse_noise(get("baseline_noise")),
         case_timeout=_positive(get("case_timeout"), "--case-timeout"),
         timing_budget=_positive(get("timing_budget"), "--timing-budget"),
+        timing_precision=_share(timing.PRECISION if get("timing_precision") is None else get("timing_precision"),
+                                "--timing-precision"),
         results_dir=Path(get("results_dir")),
         expectations=_expectations(get("expectations")),
         cpu_threads=cpus.parse(get("cpu_threads"), len(cpus.allowed())),

@@ -22,7 +22,7 @@ from portability.harness import session as roles
 from portability.harness.collect import COLLECTION_KEY, EXECUTOR_KEY, CaseItem, CatalogFile, Collection
 from portability.harness.session import COLLECTED_KEY, Controller, RunSession
 from portability.results import compare, storage, summary
-from portability.runner import backends, procs
+from portability.runner import backends, cpus, procs
 from portability.vocabulary import FRAMEWORKS
 
 
@@ -30,11 +30,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser.getgroup("portability", "portability catalog").addoption)
 
 
+def _left_as_asked(config: pytest.Config) -> str | None:
+    """Why a run is not to get xdist workers by default, read from the options parsed so far."""
+    ns = config.known_args_namespace
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return "an xdist worker"
+    if not config.pluginmanager.has_plugin("xdist"):
+        return "pytest-xdist is not installed or is turned off (-p no:xdist)"
+    if getattr(ns, "numprocesses", None) is not None or getattr(ns, "dist", "no") != "no" or getattr(ns, "tx", None):
+        return "-n given"
+    for name, why in (("usepdb", "--pdb"), ("trace", "--trace"), ("collectonly", "--collect-only"),
+                      ("help", "--help"), ("version", "--version"), ("showfixtures", "--fixtures"),
+                      ("show_fixtures_per_test", "--fixtures-per-test"), ("markers", "--markers")):
+        if getattr(ns, name, False):
+            return why
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """A catalog run uses the machine: unless it says otherwise, it gets one xdist worker per CPU
+    (``parallel.default_workers``), as if ``-n N`` had been given (pytest's documented way to add
+    options: the arguments are changed in place before they are parsed)."""
+    ns = early_config.known_args_namespace
+    try:
+        workers, why = parallel.default_workers(
+            list(getattr(ns, "file_or_dir", None) or []), early_config.getini("testpaths"),
+            getattr(ns, "backend", None), getattr(ns, "cpu_threads", None), _left_as_asked(early_config),
+            os.environ, len(cpus.allowed()), procs.machine_memory())
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if workers > 1:
+        args[:0] = ["-n", str(workers)]
+        early_config.stash[DEFAULT_WORKERS_KEY] = f"{workers} workers by default ({why}; -n 0 runs one process)"
+
+
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     state = config.stash.get(SESSION_KEY, None)
     if state is None:
         return None
     lines = [options.header(state.settings)]
+    default = config.stash.get(DEFAULT_WORKERS_KEY, None)
+    if default:
+        lines.append(f"portability: {default}")
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         lines.append("portability: SIGINT is ignored in this process (started as a background job of a script, "
                      f"as POSIX shells start them): Ctrl-C does not stop it; kill -TERM {os.getpid()} does, "
@@ -86,6 +124,8 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = options.settings(config.getoption, backends.installed(), procs.machine_memory())
         workers = config.getoption("numprocesses", None) if not hasattr(config, "workerinput") else None
         plan = parallel.plan(settings.backends, int(workers)) if workers else None
+        if plan is not None:
+            plan["chosen"] = config.stash.get(DEFAULT_WORKERS_KEY, None) or "-n given"
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
     _check_rootdir(config)
@@ -228,3 +268,4 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
 
 SESSION_KEY = pytest.StashKey[RunSession]()
+DEFAULT_WORKERS_KEY = pytest.StashKey[str]()

@@ -11,6 +11,7 @@ import pytest
 from portability.harness import parallel
 from portability.results import storage
 from portability.runner import cpus as cpus_module
+from portability.runner import procs
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +75,56 @@ def test_parallel_run_gives_the_serial_verdicts_in_one_run_directory(pytester: p
         assert {c for cpus in pinned["gw0"].values() for c in cpus}.isdisjoint(
             c for cpus in pinned["gw1"].values() for c in cpus)
     par.stdout.fnmatch_lines(["*portability summary*", f"run written to {p_dir.relative_to(pytester.path)}*"])
+
+
+GiB = 1024**3
+
+
+@pytest.mark.parametrize(("paths", "backend", "threads", "asked", "env", "cpus", "memory", "workers"), [
+    ([], None, None, None, {}, 16, 64 * GiB, 16),  # `pytest` at the root: the catalog, one worker per CPU
+    (["kernels/torch/fft.py::torch.fft.fft"], "cpu,tpu-compile", "1", None, {}, 2, 24 * GiB, 2),
+    (["kernels"], "cpu", "4", None, {}, 16, 64 * GiB, 4),  # --cpu-threads 4: four CPUs each
+    (["kernels"], "cpu", "all", None, {}, 16, 64 * GiB, 1),
+    (["kernels"], "cpu", None, None, {}, 16, 8 * GiB, 4),  # memory for four (2 GiB each)
+    (["kernels"], "cpu", None, None, {}, 1, 8 * GiB, 1),
+    (["kernels"], "cpu,gpu", None, None, {}, 16, 64 * GiB, 1),  # a device per worker: the user's -n
+    (["tests"], None, None, None, {}, 16, 64 * GiB, 1),  # not the catalog: this project's own tests
+    (["kernels", "tests/test_timing.py"], None, None, None, {}, 16, 64 * GiB, 1),
+    (["kernels"], None, None, "-n given", {}, 16, 64 * GiB, 1),
+    (["kernels"], None, None, None, {"PORTABILITY_WORKERS": "1"}, 16, 64 * GiB, 1),
+    (["kernels"], None, None, None, {"PORTABILITY_WORKERS": "3"}, 16, 64 * GiB, 3),
+    (["kernels"], None, None, None, {"PORTABILITY_WORKERS": ""}, 2, None, 2),  # empty: unset
+])
+def test_a_catalog_run_gets_a_worker_per_cpu_unless_told(paths, backend, threads, asked, env, cpus, memory, workers):
+    got, why = parallel.default_workers(paths, ["kernels"], backend, threads, asked, env, cpus, memory)
+    assert got == workers, why
+
+
+def test_a_bad_workers_variable_is_one_line():
+    with pytest.raises(ValueError, match=r"^PORTABILITY_WORKERS='many'; valid: a number of workers \(1: one "
+                                         r"process\)$"):
+        parallel.default_workers(["kernels"], [], None, None, None, {"PORTABILITY_WORKERS": "many"}, 2, None)
+
+
+def test_by_default_a_catalog_run_spreads_over_the_cpus_and_says_so(pytester: pytest.Pytester,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    dest = pytester.path / "kernels" / "torch"
+    dest.mkdir(parents=True)
+    shutil.copy(ROOT / "kernels" / "torch" / "fft.py", dest / "fft.py")
+    monkeypatch.delenv("PORTABILITY_WORKERS")
+    expected, why = parallel.default_workers(["kernels"], [], "cpu", None, None, {}, len(cpus_module.allowed()),
+                                             procs.machine_memory())
+    result = pytester.runpytest_subprocess("--backend=cpu", "--timing-budget=0.01", "--results-dir=out", "kernels")
+    [run_dir] = storage.find_runs(pytester.path / "out")
+    run = storage.read_run(run_dir)
+    if expected == 1:  # a one-CPU machine: one process, as before
+        assert run.meta["parallel"] is None
+        return
+    assert f"portability: {expected} workers by default ({why}; -n 0 runs one process)" in result.stdout.lines
+    assert run.meta["parallel"]["workers"] == expected and run.meta["parallel"]["chosen"].startswith(
+        f"{expected} workers by default")
+    assert len({c["xdist_worker"] for c in run.cases}) == expected
+    serial = pytester.runpytest_subprocess("--backend=cpu", "--timing-budget=0.01", "--results-dir=one", "-n", "0",
+                                           "kernels")
+    assert serial.ret == result.ret
+    assert storage.read_run(storage.find_runs(pytester.path / "one")[0]).meta["parallel"] is None

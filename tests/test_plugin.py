@@ -69,6 +69,9 @@ def test_worker_memory_refuses_what_it_cannot_mean(value, machine, message) -> N
     (["--case-timeout=3000000"], "ERROR: --case-timeout must be at most 2.14748e+06, got '3000000'"),
     (["--timing-budget=inf"], "ERROR: --timing-budget must be at most 2.14748e+06, got 'inf'"),
     (["--timing-budget=nan"], "ERROR: --timing-budget must be a number, got 'nan'"),
+    (["--timing-precision=2"], "ERROR: --timing-precision must be a number from 0 to 1, got '2'"),
+    (["--timing-precision=nan"], "ERROR: --timing-precision must be a number from 0 to 1, got 'nan'"),
+    (["--timing-precision=0.02"], None),
     (["--lf"], None),  # with the cache on (not this project's setting), pytest's own --lf works
     (["--baseline=nowhere"], "ERROR: --baseline 'nowhere' is not a run directory"),
     (["--cpu-threads=0"], "ERROR: --cpu-threads '0' is not valid on this machine ("),
@@ -95,7 +98,8 @@ HELP_GROUP = ["--backend=LIST", "--mode=LIST", "--tpu-topology=NAME", "--jax-x64
               "--framework=LIST", "--dtype=LIST", "--size=SIZE", "--baseline=RUN_DIR", "--against=PYTHON",
               "--against-same-versions", "--change-threshold=RATIO", "--fail-on=failure|regression",
               "--slowdown-threshold=RATIO", "--baseline-noise=FACTOR", "--case-timeout=SECONDS",
-              "--timing-budget=SECONDS", "--cpu-threads=N", "--worker-memory=SIZE", "--expectations=DIR", "--no-report",
+              "--timing-budget=SECONDS", "--timing-precision=SHARE",
+              "--cpu-threads=N", "--worker-memory=SIZE", "--expectations=DIR", "--no-report",
               "--results-dir=DIR"]
 
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from portability import stats, verdicts
 from portability.runner import timing
@@ -121,3 +122,61 @@ def test_against_a_stored_run_the_machines_run_to_run_noise_is_allowed_for():
     # a failure stays a failure, with its ratio still recorded
     v, r = judge_slowdown(Verdict("fail:dtype", "x"), same_run, None, 1.5)
     assert v.outcome == "fail:dtype" and r is not None
+
+
+@pytest.mark.parametrize(("n", "ranks"), [
+    (5, None),  # too few for 95%: P(all on one side of the median) = 1/16 > 0.05
+    (6, (1, 6)), (8, (1, 8)), (9, (2, 8)), (10, (2, 9)), (20, (6, 15)), (100, (40, 61)),
+])
+def test_the_medians_interval_is_the_order_statistics_of_the_binomial(n: int, ranks: tuple[int, int] | None) -> None:
+    samples = [float(i) for i in range(1, n + 1)][::-1]  # ranks are of the sorted samples
+    got = stats.median_ci(samples)
+    assert got == (None if ranks is None else (float(ranks[0]), float(ranks[1])))
+
+
+def test_the_medians_interval_covers_the_median_at_its_level() -> None:
+    """Over many draws the interval holds the true median about 95% of the time (at least, being exact
+    ranks of a discrete distribution): 2,000 draws of 12 exponential samples."""
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(2000):
+        lo, hi = stats.median_ci(list(rng.exponential(1.0, 12)))
+        hits += lo <= np.log(2) <= hi
+    assert 0.95 <= hits / 2000 <= 0.99
+
+
+def test_with_a_precision_rounds_stop_once_the_median_is_known() -> None:
+    dev = FakeDevice(1e-5)  # every round the same: the interval has no width once it exists
+    samples, _ = timing.measure(dev.thunk, dev.sync, budget_s=0.1, precision=0.02, clock=dev.clock)
+    assert len(samples) == 6  # the first count with a 95% interval
+    dev = FakeDevice(1e-5)
+    full, _ = timing.measure(dev.thunk, dev.sync, budget_s=0.1, precision=0.0, clock=dev.clock)
+    assert len(full) >= 22  # off: the whole budget, as before
+
+
+class NoisyDevice(FakeDevice):
+    """Each call costs 1 or 3 times ``cost`` in turn, in runs of ``period`` rounds' worth of calls."""
+
+    def __init__(self, cost: float, calls_per_phase: int) -> None:
+        super().__init__(cost)
+        self.phase = calls_per_phase
+
+    def thunk(self):
+        self.now += self.cost * (3 if (self.calls // self.phase) % 2 else 1)
+        self.calls += 1
+        return self.calls
+
+
+def test_a_median_never_known_that_well_spends_the_budget() -> None:
+    dev = NoisyDevice(1e-4, 40)  # one round (40 calls of 4 ms rounds) cheap, the next three times dearer
+    samples, _ = timing.measure(dev.thunk, dev.sync, budget_s=0.1, precision=0.02, clock=dev.clock)
+    assert stats.median_ci_width(samples) > 0.02
+    assert dev.now >= 0.1  # the budget, the ceiling, was spent
+
+
+def test_interleaved_rounds_stop_only_when_every_series_is_known() -> None:
+    steady, noisy = FakeDevice(1e-5), NoisyDevice(1e-4, 40)
+    clock = lambda: steady.now + noisy.now  # noqa: E731  one machine's time
+    series = timing.measure_interleaved([steady.thunk, noisy.thunk], lambda out: None, budget_s=0.05,
+                                        precision=0.02, clock=clock)
+    assert len(series[0][0]) == len(series[1][0]) > 6  # the steady series alone would have stopped at 6

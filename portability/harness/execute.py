@@ -150,7 +150,8 @@ def run_case(ctx: CaseContext, case: Case, kernel: Kernel, nodeid: str, usage: d
     if ctx.other is not None:
         return _finish(ctx, case, nodeid, run_against(ctx, case, kernel, nodeid, usage))
     t0 = time.monotonic()
-    config = {"budget_s": s.timing_budget, "reference_timing": s.baseline is None, "size": s.size}
+    config = {"budget_s": s.timing_budget, "precision": s.timing_precision, "reference_timing": s.baseline is None,
+              "size": s.size}
     facts: Facts | dict[str, Any]
     unseen = _unseen(case, ctx.infos)
     if unseen is not None:

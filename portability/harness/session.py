@@ -65,7 +65,7 @@ def run_meta(config: pytest.Config, s: Settings, collected: int | None, parallel
             "baseline": str(s.baseline) if s.baseline else None,
             "slowdown_threshold": s.threshold, "baseline_noise": s.baseline_noise,
             "case_timeout_s": s.case_timeout,
-            "timing_budget_s": s.timing_budget,
+            "timing_budget_s": s.timing_budget, "timing_precision": s.timing_precision,
             "cpu_threads": s.cpu_threads,
             "expectations": str(s.expectations) if s.expectations else None,
             "tpu_topology": s.tpu_topology if "tpu-compile" in s.backends else None,

@@ -140,7 +140,7 @@ class CaseRunner:
         raw = dict(kernel.variants[variant](Draw(np.random.default_rng(seed), config.get("size", DEFAULT_SIZE))))
         if backend in COMPILE_ONLY:
             return compiling.compile_only(self, kernel, fn, fw, raw, dtype, backend, seed, facts)
-        rounds = {k: config[k] for k in ("min_rounds", "max_rounds", "budget_s") if k in config}
+        rounds = {k: config[k] for k in ("min_rounds", "max_rounds", "budget_s", "precision") if k in config}
         if case.get("mode", DEFAULT_MODE) == "compiled":
             facts["mode"] = "compiled"
             return compiling.compiled_mode(self, kernel, fn, fw, raw, dtype, backend, seed, facts, rounds)
