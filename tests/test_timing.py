@@ -46,7 +46,7 @@ class FakeDevice:
 
 def test_fast_kernels_are_called_many_times_per_round():
     dev = FakeDevice(1e-5)
-    samples, calls = timing.measure(dev.thunk, dev.sync, budget_s=0.1, clock=dev.clock)
+    samples, calls = timing.measure(dev.thunk, dev.sync, budget_s=0.1, precision=0, clock=dev.clock)
     assert calls == 400  # 4 ms rounds at the default 25 rounds per budget
     assert all(abs(s - 1e-5) < 1e-12 for s in samples)  # seconds per call, not per round
     assert 22 <= len(samples) <= 28

@@ -22,7 +22,7 @@ ROUNDS_PER_BUDGET = 25
 MAX_CALLS_PER_ROUND = 10_000
 #: ``--timing-precision``: rounds stop once the 95% interval of the median is this narrow relative to
 #: the median (0: every case spends its whole budget).
-PRECISION = 0.0
+PRECISION = 0.05
 
 
 def precise(series: Sequence[Sequence[float]], precision: float) -> bool:
