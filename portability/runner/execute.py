@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from portability import stats
-from portability.catalog import Draw, Kernel
+from portability.catalog import Draw, Keep, Kernel
 from portability.catalog.load import find_kernel, load_kernels
 from portability.runner import backends, compiling, timing
 from portability.runner.backends import StageError
@@ -42,6 +42,8 @@ class CaseRunner:
     def __init__(self, adapter: backends.Backend) -> None:
         self.adapter = adapter
         self._kernels: dict[tuple[str, str], Kernel] = {}
+        #: the current kernel's inputs as drawn, per (variant, size): ``inputs``
+        self._drawn: tuple[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = (("", ""), {})
         #: ``--against``: the case's timed call and its calls per round, kept until the pytest process
         #: has asked for its rounds (interleaved with the other environment's worker) and ends it
         self.pending: tuple[Callable[[], Any], int] | None = None
@@ -54,6 +56,26 @@ class CaseRunner:
         if key not in self._kernels:
             self._kernels.update({(path, k.api): k for k in load_kernels(Path(path))})
         return self._kernels[key] if key in self._kernels else find_kernel(Path(path), api)
+
+    def inputs(self, path: str, kernel: Kernel, variant: str, size: str) -> dict[str, Any]:
+        """A variant's inputs as its builder draws them (seeded by the variant, whatever the dtype).
+
+        A kernel's cases follow one another, one per dtype (four or more for most), and their
+        draws are the same: the builder runs once per variant and each case gets a deep copy, for a
+        case may change its inputs in place. Only plain data is kept, copied as cheaply as it is
+        drawn (``_plain``): arrays (a memcpy, where a draw costs random numbers and the builder's
+        work), numbers, strings and short containers of them; anything else, a long Python list
+        included (copying one costs more than building it), is drawn again for every case."""
+        owner = (path, kernel.api)
+        if self._drawn[0] != owner:
+            self._drawn = (owner, {})
+        kept = self._drawn[1]
+        if (variant, size) in kept:
+            return {k: _copy(v) for k, v in kept[(variant, size)].items()}
+        raw = dict(kernel.variants[variant](Draw(np.random.default_rng(kernel.seed(variant)), size)))
+        if all(_plain(v) for v in raw.values()):
+            kept[(variant, size)] = {k: _copy(v) for k, v in raw.items()}
+        return raw
 
     def release(self) -> None:
         """After a case, once ``run`` has returned (its frames hold the case's objects until then):
@@ -137,7 +159,7 @@ class CaseRunner:
             return facts
 
         seed = kernel.seed(variant)
-        raw = dict(kernel.variants[variant](Draw(np.random.default_rng(seed), config.get("size", DEFAULT_SIZE))))
+        raw = self.inputs(case["path"], kernel, variant, config.get("size", DEFAULT_SIZE))
         if backend in COMPILE_ONLY:
             return compiling.compile_only(self, kernel, fn, fw, raw, dtype, backend, seed, facts)
         rounds = {k: config[k] for k in ("min_rounds", "max_rounds", "budget_s", "precision") if k in config}
@@ -271,3 +293,35 @@ class CaseRunner:
         return None, "unverified: no reference ran on the CPU"
 
 
+
+
+#: The most items a list, tuple or dict of inputs may hold to be kept (``CaseRunner.inputs``).
+SHORT = 64
+
+
+def _plain(value: Any) -> bool:
+    """Whether an input is data that ``_copy`` reproduces exactly and cheaply."""
+    if isinstance(value, np.ndarray):
+        return bool(value.dtype.kind != "O")
+    if isinstance(value, (bool, int, float, complex, str, bytes, np.generic)) or value is None:
+        return True
+    if isinstance(value, Keep):
+        return _plain(value.value)
+    if isinstance(value, (tuple, list)):
+        return len(value) <= SHORT and all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= SHORT and all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _copy(value: Any) -> Any:
+    """A copy of plain data (``_plain``) that shares nothing mutable with it."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, Keep):
+        return Keep(_copy(value.value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copy(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    return value  # immutable
