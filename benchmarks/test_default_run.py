@@ -4,7 +4,7 @@ today's defaults (one worker per CPU, rounds stopped once the median is known wi
 the default twice; the same verdicts (`portability compare` finds no failure introduced, fixed or
 changed) and the A/A of the two default runs (quartiles of the per-case time ratios).
 
-Slow: four whole-catalog runs (about 17 + 8 + 5 + 5 minutes on the 2-core development VM).
+Slow: four whole-catalog runs (about 13 + 11 + 5.5 + 5.5 minutes on the 2-core development VM).
 `python -m benchmarks.test_default_run OLD NEW [NEW2]` prints the same figures for stored runs.
 """
 

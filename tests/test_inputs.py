@@ -1,5 +1,7 @@
-"""A kernel's inputs are drawn once per variant for all its dtypes, and every case gets its own copy:
-the same values as a fresh draw, whatever an earlier case did to its inputs in place."""
+"""What cases share is made once: a kernel's inputs are drawn once per variant for all its dtypes, and
+every case gets its own copy (the same values as a fresh draw, whatever an earlier case did to its
+inputs in place); a NumPy reference is computed once for the cases of one kernel, variant, dtype and
+size on each target and in each mode."""
 
 from __future__ import annotations
 
@@ -117,3 +119,59 @@ def test_a_kernel_that_changes_its_inputs_does_not_change_the_next_dtypes(pytest
     assert result.ret == 0
     # the worker drew once for its four cases (the catalog's collection does not draw)
     assert Path(path.with_suffix(".draws")).read_text().splitlines() == ["draw"]
+
+
+def test_a_reference_is_computed_once_for_the_cases_that_share_it() -> None:
+    calls: list[str] = []
+
+    def reference(x: Any) -> Any:
+        calls.append(str(x.dtype))
+        return np.sin(x)
+
+    kernel = Kernel("torch.sin", "elementwise", _counting([]), dtypes=("float32", "float64"), reference=reference)
+    runner = CaseRunner(_Adapter())  # type: ignore[arg-type]
+    raw = {"x": np.linspace(0.0, 1.0, 7)}
+    right = [np.sin(raw["x"].astype(np.float32))]
+    wrong = [right[0] + 1]
+
+    def check(out: list[Any], dtype: str, backend: str, same: bool = True) -> dict[str, Any]:
+        key = ("k.py", kernel.api, "default", dtype, "small") if same else None
+        result, how = runner.check_output(kernel, None, None, raw, dtype, backend, 0, out, host=out, same=key)
+        assert how == "numpy" and result is not None
+        return result
+
+    assert check(right, "float32", "cpu")["ok"]
+    assert not check(wrong, "float32", "gpu")["ok"]  # the kept reference still tells a wrong output
+    assert check(right, "float32", "cpu")["ok"] and calls == ["float64"]
+    assert check([np.sin(raw["x"])], "float64", "cpu")["ok"] and len(calls) == 2  # another dtype: its own
+    assert not check(wrong, "float32", "cpu", same=False)["ok"] and len(calls) == 3  # no key: computed again
+
+
+#: A JAX kernel whose NumPy reference counts its calls in a file beside it.
+COUNTED_REFERENCE = """
+    from pathlib import Path
+    import numpy as np
+    from portability.catalog import Kernel, normal
+
+    CALLS = Path(__file__).with_suffix(".references")
+
+    def reference(x):
+        with CALLS.open("a") as f:
+            f.write(f"{x.dtype}\\n")
+        return np.sin(x)
+
+    KERNELS = [Kernel("jax.numpy.sin", "elementwise", normal(8), dtypes=("float32", "float64"), reference=reference)]
+"""
+
+
+def test_eager_and_compiled_cases_share_their_reference(pytester: pytest.Pytester) -> None:
+    path = write_kernels(pytester, "jax", "counted", COUNTED_REFERENCE)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--mode=eager,compiled", "-n", "0",
+                                           "--results-dir=out", *FAST, "kernels")
+    cases = only_run(pytester.path / "out").cases
+    assert sorted((c["dtype"], c["mode"]) for c in cases) == [
+        ("float32", "compiled"), ("float32", "eager"), ("float64", "compiled"), ("float64", "eager")]
+    assert {(c["outcome"], c["check"]) for c in cases} == {("pass", "numpy")}, [c["message"] for c in cases]
+    assert result.ret == 0
+    # one reference per dtype for its two cases
+    assert path.with_suffix(".references").read_text().splitlines() == ["float64", "float64"]

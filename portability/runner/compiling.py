@@ -59,7 +59,8 @@ def compile_only(runner: CaseRunner, kernel: Kernel, fn: Any, fw: Any, raw: Mapp
 
 
 def compiled_mode(runner: CaseRunner, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str,
-                  backend: str, seed: int, facts: dict[str, Any], rounds: Mapping[str, Any]) -> dict[str, Any]:
+                  backend: str, seed: int, facts: dict[str, Any], rounds: Mapping[str, Any],
+                  same: tuple[str, ...] | None = None) -> dict[str, Any]:
     """``--mode compiled``: the case compiled as its framework's users compile it
     (``Backend.jit``), its output checked as eager's would be, and its steady-state time measured
     against the eager call in this worker, rounds interleaved. The first compiled call (which
@@ -117,7 +118,7 @@ def compiled_mode(runner: CaseRunner, kernel: Kernel, fn: Any, fw: Any, raw: Map
     facts["dtype_check"] = runner.dtype_check(kernel, dtype, facts["output_dtypes"])
     facts["numerics"], facts["check"] = runner.check_output(
         kernel, fn, fw, raw, dtype, backend, seed, leaves,
-        eager=flatten(adapter, eager_out) if eager is not None else None)
+        eager=flatten(adapter, eager_out) if eager is not None else None, same=same)
     facts["check_s"] = time.perf_counter() - t_check
     del out, leaves, arrays, eager_out
     try:

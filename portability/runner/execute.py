@@ -44,6 +44,9 @@ class CaseRunner:
         self._kernels: dict[tuple[str, str], Kernel] = {}
         #: the current kernel's inputs as drawn, per (variant, size): ``inputs``
         self._drawn: tuple[tuple[str, str], dict[tuple[str, str], dict[str, Any]]] = (("", ""), {})
+        #: the last case's NumPy reference, for the next case of the same kernel, variant, dtype and
+        #: size on another target or in another mode: ``check_output``
+        self._reference: tuple[tuple[str, ...], list[Any]] | None = None
         #: ``--against``: the case's timed call and its calls per round, kept until the pytest process
         #: has asked for its rounds (interleaved with the other environment's worker) and ends it
         self.pending: tuple[Callable[[], Any], int] | None = None
@@ -165,7 +168,8 @@ class CaseRunner:
         rounds = {k: config[k] for k in ("min_rounds", "max_rounds", "budget_s", "precision") if k in config}
         if case.get("mode", DEFAULT_MODE) == "compiled":
             facts["mode"] = "compiled"
-            return compiling.compiled_mode(self, kernel, fn, fw, raw, dtype, backend, seed, facts, rounds)
+            return compiling.compiled_mode(self, kernel, fn, fw, raw, dtype, backend, seed, facts, rounds,
+                                           same=self.same_inputs(case, config))
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -188,7 +192,8 @@ class CaseRunner:
         facts["output_dtypes"] = [self.adapter.dtype_name(x) if self.adapter.is_array(x) else x.dtype.name
                                   for x in leaves if self.adapter.is_array(x) or isinstance(x, np.ndarray)]
         facts["dtype_check"] = self.dtype_check(kernel, dtype, facts["output_dtypes"])
-        facts["numerics"], facts["check"] = self.check_output(kernel, fn, fw, raw, dtype, backend, seed, leaves)
+        facts["numerics"], facts["check"] = self.check_output(kernel, fn, fw, raw, dtype, backend, seed, leaves,
+                                                              same=self.same_inputs(case, config))
         facts["check_s"] = time.perf_counter() - t_check
         del out, leaves, arrays
 
@@ -239,6 +244,12 @@ class CaseRunner:
         except Exception as exc:  # a later call failed where the first succeeded
             return {"error": error_facts("rounds", exc)}
 
+    @staticmethod
+    def same_inputs(case: Mapping[str, Any], config: Mapping[str, Any]) -> tuple[str, ...]:
+        """What a case's reference depends on (its kernel, variant, dtype and input size), not its
+        target or mode: cases alike in these have the same reference."""
+        return (case["path"], case["api"], case["variant"], case["dtype"], str(config.get("size", DEFAULT_SIZE)))
+
     def dtype_check(self, kernel: Kernel, dtype: str, got: list[str]) -> dict[str, Any] | None:
         result = dtype_check(kernel, dtype, got)
         if result is not None and not result["ok"] and self.narrows_64bit:
@@ -248,19 +259,30 @@ class CaseRunner:
     def check_output(
         self, kernel: Kernel, fn: Any, fw: Any, raw: Mapping[str, Any], dtype: str, backend: str,
         seed: int, leaves: list[Any], host: list[Any] | None = None, eager: list[Any] | None = None,
+        same: tuple[str, ...] | None = None,
     ) -> tuple[dict[str, Any] | None, str]:
         """Check the output; returns (result, which check ran). ``host``: the output's leaves as
         NumPy/Python values when the caller has them (the catalog self-test hands in altered ones).
         ``eager``: a compiled case's eager output leaves, its reference where an eager case would
-        have been its own (the host CPU at the case's dtype)."""
+        have been its own (the host CPU at the case's dtype). ``same``: the case's ``same_inputs``;
+        a NumPy reference is then computed once for the cases that share them (the cases of one
+        function and dtype on each target and in each mode follow one another) and kept until the
+        next."""
         if host is None:
             host = to_host(self.adapter, leaves)
         canon = kernel.canonical or (lambda x: x)
         rtol, atol = kernel.tolerance(tolerance_dtype(kernel, dtype, host))
-        ref_inputs = {k: cast_input(v, dtype)[1] for k, v in raw.items()}
         if kernel.reference is not None:
-            ref = kernel.reference(*ref_inputs.values())
-            return compare(host_leaves(canon(unwrap(host, leaves))), host_leaves(canon(ref)), rtol, atol), "numpy"
+            if same is None or self._reference is None or self._reference[0] != same:
+                self._reference = None  # freed before the next is computed
+                ref_args = [cast_input(v, dtype)[1] for v in raw.values()]
+                want = host_leaves(canon(kernel.reference(*ref_args)))
+                if same is not None:
+                    self._reference = (same, want)
+            else:
+                want = self._reference[1]
+            return compare(host_leaves(canon(unwrap(host, leaves))), want, rtol, atol), "numpy"
+        ref_inputs = {k: cast_input(v, dtype)[1] for k, v in raw.items()}
         if kernel.check is not None:
             try:
                 kernel.check(unwrap(host, leaves), *ref_inputs.values())
