@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import re
 import subprocess
 import sys
@@ -305,11 +306,41 @@ def test_workers_get_one_pinned_cpu_unless_told_otherwise(pytester: pytest.Pytes
         result.assert_outcomes(passed=1)
         assert run.meta["options"]["cpu_threads"] == 1
         assert meta["threads"] == 1 and meta["cpus"] == [usable[-1]]
+        if platform.libc_ver()[0] == "glibc":  # freed memory kept for the next call (runner.allocator)
+            assert meta["allocator"] == {"trim_threshold": -1, "mmap_max": 0, "arena_max": 1}
     else:
         assert run.meta["options"]["cpu_threads"] is None
         assert meta["cpus"] == usable and meta["threads"] == len(usable)
         [case] = run.cases
         assert case["outcome"] == ("pass" if len(usable) == 1 else "fail:numerical"), case
+
+
+ASYNC_DISPATCH = """
+    import jax
+    import numpy as np
+    from portability.catalog import Kernel
+    # what the worker's JAX does with a CPU computation: run it on the calling thread (False) or hand it
+    # to a thread of its own (True, JAX's default); the reference says what the run should have chosen
+    KERNELS = [Kernel("jax.config.read", "utility", lambda rng: {},
+                      call=lambda c: np.asarray(jax.config.values["jax_cpu_enable_async_dispatch"]),
+                      reference=lambda: np.asarray({expected}))]
+"""
+
+
+@pytest.mark.parametrize("threads", ["default", "all"])
+def test_jax_runs_cpu_computations_on_the_calling_thread_of_a_one_cpu_worker(pytester: pytest.Pytester,
+                                                                            threads: str) -> None:
+    from portability.runner import cpus
+
+    one_cpu = threads == "default" or len(cpus.allowed()) == 1
+    write_kernels(pytester, "jax", "dispatch", ASYNC_DISPATCH.replace("{expected}", str(not one_cpu)))
+    args = () if threads == "default" else (f"--cpu-threads={threads}",)
+    result = pytester.runpytest_subprocess("--backend=cpu", "--results-dir=out", *FAST, *args, "kernels")
+    run = only_run(pytester.path / "out")
+    assert run.meta["frameworks"]["jax"]["timing_settings"] == {"jax_cpu_enable_async_dispatch": not one_cpu}
+    [case] = run.cases
+    assert case["outcome"] == "pass", case
+    result.assert_outcomes(passed=1)
 
 
 LEAVES_GARBAGE = """

@@ -40,7 +40,8 @@ def unavailable_error(backends: tuple[str, ...], infos: dict[str, WorkerInfo]) -
 
 
 def frameworks_meta(infos: dict[str, WorkerInfo]) -> dict[str, dict[str, Any]]:
-    keys = ("versions", "visible", "reasons", "numerics", "import_s", "cpus", "threads", "compile_targets")
+    keys = ("versions", "visible", "reasons", "numerics", "import_s", "cpus", "threads", "timing_settings", "allocator",
+            "compile_targets")
     return {fw: {k: info.get(k) for k in keys} for fw, info in infos.items()}
 
 

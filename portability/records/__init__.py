@@ -146,6 +146,10 @@ class WorkerInfo(TypedDict):
     numerics: dict[str, Any]
     cpus: list[int]
     threads: int | None
+    #: framework settings chosen for timing (``Backend.timing_settings``: JAX's CPU async dispatch)
+    timing_settings: NotRequired[dict[str, Any]]
+    #: the glibc malloc settings the worker made (``runner.allocator``), None where it could not
+    allocator: NotRequired[dict[str, int] | None]
     #: compile-only backends this framework reaches: the compiler, its version, topology and chip
     compile_targets: NotRequired[dict[str, dict[str, str]]]
 

@@ -36,8 +36,9 @@ def _watch_parent(parent: int) -> None:
 
 
 def main(conn: Any, out: Any, framework: str, parent_pid: int, pinned: Sequence[int] = (),
-         options: Mapping[str, Any] | None = None) -> None:
-    """A worker process, after ``pool.entry`` gave it its CPUs (``pinned``, for the record). ``out``:
+         options: Mapping[str, Any] | None = None, allocator: Mapping[str, int] | None = None) -> None:
+    """A worker process, after ``pool.entry`` gave it its CPUs (``pinned``) and set its allocator
+    (``allocator``, what was set or None), both for the record. ``out``:
     the pipe the pytest process copies into this worker's log; stdout and stderr (the framework's
     native ones included) go there (None: they are that pipe already)."""
     if out is not None:  # a worker of another environment was started with its output there already
@@ -73,6 +74,8 @@ def main(conn: Any, out: Any, framework: str, parent_pid: int, pinned: Sequence[
         "numerics": adapter.numerics(),
         "cpus": list(pinned),
         "threads": adapter.threads(),
+        "timing_settings": adapter.timing_settings(),
+        "allocator": dict(allocator) if allocator is not None else None,
         "compile_targets": adapter.compile_targets(),
     })
     runner = CaseRunner(adapter)

@@ -22,8 +22,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from portability.runner import allocator, procs, remote
 from portability.runner import cpus as cpu_limits
-from portability.runner import procs, remote
 
 #: How long a worker may take to import its framework and report its devices.
 STARTUP_TIMEOUT_S = 180.0
@@ -39,12 +39,14 @@ def entry(conn: Any, out: Any, framework: str, parent_pid: int, cpus: Sequence[i
     """Target of the spawned worker process. It leads a process group of its own, for the pool to
     kill with everything its kernels start. Its CPUs and thread counts are set before anything
     imports NumPy or the framework (both size their thread pools on import), so this module
-    imports the worker's machinery only here."""
+    imports the worker's machinery only here; so is its allocator (``allocator``), before
+    anything allocates much."""
     os.setpgrp()
     pinned = cpu_limits.limit(cpus, threads)
+    kept = allocator.keep_freed_memory()
     from portability.runner import loop
 
-    loop.main(conn, out, framework, parent_pid, pinned, options or {})
+    loop.main(conn, out, framework, parent_pid, pinned, options or {}, kept)
 
 
 def remote_entry(argv: Sequence[str]) -> None:

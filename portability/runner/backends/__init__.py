@@ -64,6 +64,10 @@ class Backend(Protocol):
         """The framework's CPU intra-op thread count as it reports it; None where it has no such
         setting (JAX sizes its pool from the CPU affinity, see ``portability.runner.cpus``)."""
 
+    def timing_settings(self) -> dict[str, Any]:
+        """Framework settings the worker chose so that its calls are timed as one thread's work (JAX's
+        CPU async dispatch, off on one pinned CPU), for ``run.json``."""
+
     def device(self, backend: str) -> Any:
         """The framework's device object for a backend name."""
 

@@ -126,6 +126,9 @@ class Adapter:
     def threads(self) -> int | None:
         return int(tf.config.threading.get_intra_op_parallelism_threads()) or None
 
+    def timing_settings(self) -> dict[str, Any]:
+        return {}
+
     def device(self, backend: str) -> Any:
         return self._names[backend]
 

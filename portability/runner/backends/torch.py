@@ -126,6 +126,9 @@ class Adapter:
     def threads(self) -> int | None:
         return int(torch.get_num_threads())
 
+    def timing_settings(self) -> dict[str, Any]:
+        return {}
+
     def device(self, backend: str) -> Any:
         if backend == "cpu":
             return torch.device("cpu")
