@@ -65,9 +65,10 @@ class Adapter:
         jax.config.update("jax_enable_x64", bool(options.get("jax_x64", True)))
         # JAX runs a CPU computation on a thread of its own and returns at once (async dispatch). On a
         # worker pinned to one CPU (``--cpu-threads 1``) that thread and the caller take turns on the
-        # same CPU at every call: a whole-catalog A/A had 23 cases 2.5x apart with it, 6 without, and
-        # the calls are faster (a 256x256 relu 135 -> 112 us). One thread then does all the work, as
-        # torch and TensorFlow do under the same setting (openxla/xla#18608 saw the same with more CPUs).
+        # same CPU at every call (about 1,000 thread switches a second of rounds, 47 without): an A/A of
+        # the JAX catalog at the default size had 23 cases 2.5x apart with it, 6 without, and calls are
+        # faster (a 256x256 relu 135 -> 112 us). One thread then does all the work, as torch and
+        # TensorFlow do under the same setting (openxla/xla#18608 saw the cost with more CPUs too).
         self._async_dispatch = not _one_cpu()
         jax.config.update("jax_cpu_enable_async_dispatch", self._async_dispatch)
         if asked and set(asked) <= {"cpu", "tpu-compile"} and not os.environ.get("JAX_PLATFORMS"):
