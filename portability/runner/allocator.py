@@ -8,16 +8,16 @@ before (the dynamic mmap threshold, at most 32 MB), so the same kernel, in two w
 with different histories, either reuses its output's memory or faults every page of it on every
 call. In two default runs of the catalog, ``torch.fft.fft2`` (float64) took 7,488 page faults a
 call in one worker and none in the other (3.4x the time), ``jax.random.uniform`` 5,121 against 2
-(3.2x), ``torch.nn.functional.interpolate`` (a 33 MB output) 8,193 against none (3-8x): what such
-a case measured was the worker's past, not the kernel.
+(3.2x), ``torch.nn.functional.interpolate`` (bilinear, float64) 8,193 against none (3.1x; 3-8x in
+earlier runs): what such a case measured was the worker's past, not the kernel.
 
 So a worker, before NumPy or its framework allocates anything, asks glibc never to map a block of
 its own (every block comes from the heap), never to trim the heap, and to use one arena for all
 threads (XLA's and TensorFlow's pool threads would otherwise allocate from arenas of their own,
 which are given back by other rules): memory once faulted in is reused, as in a long-running
-program whose allocator has settled, and a case's rounds cost the same in any worker. The price is
+program whose allocator has settled, whatever the worker freed before. The price is
 that a worker holds on to the most memory it has used (its resident set does not shrink after a
-large case); workers are replaced by framework, and ``--worker-memory`` still stops a runaway case.
+large case); ``--worker-memory`` counts what it keeps and still stops a runaway case.
 """
 
 from __future__ import annotations
