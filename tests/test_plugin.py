@@ -316,13 +316,12 @@ def test_workers_get_one_pinned_cpu_unless_told_otherwise(pytester: pytest.Pytes
 
 
 ASYNC_DISPATCH = """
-    import jax
     import numpy as np
     from portability.catalog import Kernel
     # what the worker's JAX does with a CPU computation: run it on the calling thread (False) or hand it
     # to a thread of its own (True, JAX's default); the reference says what the run should have chosen
-    KERNELS = [Kernel("jax.config.read", "utility", lambda rng: {},
-                      call=lambda c: np.asarray(jax.config.values["jax_cpu_enable_async_dispatch"]),
+    KERNELS = [Kernel("jax.config.values.get", "utility", lambda rng: {},
+                      call=lambda c: np.asarray(c.fn("jax_cpu_enable_async_dispatch")),
                       reference=lambda: np.asarray({expected}))]
 """
 
